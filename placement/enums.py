@@ -1,0 +1,93 @@
+"""Closed sets of the domain, stored by value."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    COORDINATOR = "coordinator"
+    SCHOOL_STAFF = "school_staff"
+    EMPLOYER_CONTACT = "employer_contact"
+    PUPIL = "pupil"
+
+
+class Gender(enum.StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class Sector(enum.StrEnum):
+    """The fixed list of sectors an offer belongs to (about 15, as regions use)."""
+
+    HEALTH = "health"
+    EDUCATION = "education"
+    RETAIL = "retail"
+    HOSPITALITY = "hospitality"
+    CONSTRUCTION = "construction"
+    MANUFACTURING = "manufacturing"
+    IT = "it"
+    TRANSPORT = "transport"
+    OFFICE = "office"
+    CULTURE = "culture"
+    PUBLIC = "public"
+    AGRICULTURE = "agriculture"
+    VEHICLES = "vehicles"
+    BEAUTY = "beauty"
+    SPORTS = "sports"
+    SCIENCE = "science"
+
+
+class GeoStatus(enum.StrEnum):
+    """Where a location's coordinates came from, or why there are none."""
+
+    PENDING = "pending"  # not geocoded yet
+    OK = "ok"  # geocoded, plausible
+    MANUAL = "manual"  # coordinates given directly
+    NOT_FOUND = "not_found"  # the geocoder knew no such address
+    IMPLAUSIBLE = "implausible"  # an answer outside the country or the region
+    FAILED = "failed"  # the geocoder could not be reached or answered an error
+
+
+class EmployerStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class OfferStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class OfferKind(enum.StrEnum):
+    CATALOGUE = "catalogue"  # posted by an employer, visible to pupils
+    SELF_ARRANGED = "self_arranged"  # a placement a pupil found outside the round
+
+
+class RoundStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SOLVING = "solving"
+    PROPOSED = "proposed"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+class AssignmentStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    PUBLISHED = "published"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    LOCKED = "locked"
+
+
+#: Assignments that are in force: a pupil has at most one of these per period.
+ACTIVE_ASSIGNMENT_STATUSES = (
+    AssignmentStatus.PUBLISHED,
+    AssignmentStatus.CONFIRMED,
+    AssignmentStatus.LOCKED,
+)

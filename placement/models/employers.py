@@ -1,0 +1,140 @@
+"""Employers, their workplaces, and the placement offers they post."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from placement.db import Base, created_at, enum_column, intpk
+from placement.enums import EmployerStatus, GeoStatus, OfferKind, OfferStatus, Sector
+
+if TYPE_CHECKING:
+    from placement.models.organisation import Municipality, Period, School
+    from placement.models.people import User
+
+offer_school = Table(
+    "offer_school",
+    Base.metadata,
+    Column("offer_id", ForeignKey("offer.id", ondelete="CASCADE"), primary_key=True),
+    Column("school_id", ForeignKey("school.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Employer(Base):
+    """An organisation offering placements.  Its offers are visible only once approved."""
+
+    __tablename__ = "employer"
+    __table_args__ = (UniqueConstraint("org_number", name="uq_employer_org_number"),)
+
+    id: Mapped[intpk]
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id", ondelete="SET NULL"))
+    #: Short id used in instance files, e.g. "E001".
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: Swedish organisation number, normalised to NNNNNN-NNNN.
+    org_number: Mapped[str] = mapped_column(String(11))
+    status: Mapped[EmployerStatus] = enum_column(EmployerStatus, default=EmployerStatus.PENDING)
+    reviewed_at: Mapped[dt.datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[created_at]
+
+    municipality: Mapped[Municipality | None] = relationship()
+    reviewed_by: Mapped[User | None] = relationship()
+    workplaces: Mapped[list[Workplace]] = relationship(back_populates="employer", cascade="all, delete-orphan")
+    offers: Mapped[list[Offer]] = relationship(back_populates="employer")
+
+    @property
+    def approved(self) -> bool:
+        return self.status is EmployerStatus.APPROVED
+
+    def __repr__(self) -> str:
+        return f"<Employer {self.code} {self.name!r}>"
+
+
+class Workplace(Base):
+    __tablename__ = "workplace"
+    __table_args__ = (
+        CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90)", name="lat_range"),
+        CheckConstraint("lon IS NULL OR (lon BETWEEN -180 AND 180)", name="lon_range"),
+    )
+
+    id: Mapped[intpk]
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employer.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    geo_status: Mapped[GeoStatus] = enum_column(GeoStatus, default=GeoStatus.PENDING)
+
+    employer: Mapped[Employer] = relationship(back_populates="workplaces")
+
+    def __repr__(self) -> str:
+        return f"<Workplace {self.id} {self.name!r}>"
+
+
+class Offer(Base):
+    __tablename__ = "offer"
+    __table_args__ = (
+        CheckConstraint("min_age IS NULL OR (min_age BETWEEN 12 AND 20)", name="min_age_range"),
+    )
+
+    id: Mapped[intpk]
+    #: Short id used in instance files, e.g. "O0001".
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employer.id", ondelete="RESTRICT"), index=True)
+    workplace_id: Mapped[int] = mapped_column(ForeignKey("workplace.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[OfferKind] = enum_column(OfferKind, default=OfferKind.CATALOGUE)
+    status: Mapped[OfferStatus] = enum_column(OfferStatus, default=OfferStatus.ACTIVE)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    sector: Mapped[Sector] = enum_column(Sector)
+    min_age: Mapped[int | None]
+    #: Tags a pupil must have, e.g. ["swedish"]; see Pupil.attributes.
+    requirements: Mapped[list[str]] = mapped_column(default=list)
+    supervisor_name: Mapped[str | None] = mapped_column(String(200))
+    supervisor_phone: Mapped[str | None] = mapped_column(String(40))
+    supervisor_email: Mapped[str | None] = mapped_column(String(254))
+    #: When the employer confirmed a risk assessment for minors (AFS 2012:3), and who did.
+    risk_assessment_confirmed_at: Mapped[dt.datetime | None]
+    risk_assessment_confirmed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[created_at]
+
+    employer: Mapped[Employer] = relationship(back_populates="offers")
+    workplace: Mapped[Workplace] = relationship()
+    capacities: Mapped[list[OfferCapacity]] = relationship(
+        back_populates="offer", cascade="all, delete-orphan", order_by="OfferCapacity.period_id"
+    )
+    #: When not empty, only pupils of these schools are eligible.
+    schools: Mapped[list[School]] = relationship(secondary=offer_school, order_by="School.code")
+
+    def __repr__(self) -> str:
+        return f"<Offer {self.code} {self.title!r}>"
+
+
+class OfferCapacity(Base):
+    """How many pupils an offer takes in one period."""
+
+    __tablename__ = "offer_capacity"
+    __table_args__ = (
+        UniqueConstraint("offer_id", "period_id", name="uq_offer_capacity_offer_id_period_id"),
+        CheckConstraint("places >= 0", name="places_not_negative"),
+    )
+
+    id: Mapped[intpk]
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offer.id", ondelete="CASCADE"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id", ondelete="RESTRICT"), index=True)
+    places: Mapped[int]
+
+    offer: Mapped[Offer] = relationship(back_populates="capacities")
+    period: Mapped[Period] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<OfferCapacity offer={self.offer_id} period={self.period_id} places={self.places}>"

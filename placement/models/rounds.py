@@ -1,0 +1,156 @@
+"""Preference windows, ranked preferences, allocation rounds and their assignments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from placement.db import Base, created_at, enum_column, intpk, utcnow
+from placement.enums import AssignmentStatus, RoundStatus
+
+if TYPE_CHECKING:
+    from placement.models.employers import Offer
+    from placement.models.organisation import Period
+    from placement.models.people import Pupil, User
+
+
+class PreferenceWindow(Base):
+    """When pupils may rank offers, and how many they may rank."""
+
+    __tablename__ = "preference_window"
+    __table_args__ = (
+        CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        CheckConstraint("max_choices BETWEEN 1 AND 20", name="max_choices_range"),
+    )
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(200))
+    opens_at: Mapped[dt.datetime]
+    closes_at: Mapped[dt.datetime]
+    max_choices: Mapped[int] = mapped_column(default=8)
+
+    def is_open(self, now: dt.datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.opens_at <= now < self.closes_at
+
+    def __repr__(self) -> str:
+        return f"<PreferenceWindow {self.id} {self.opens_at:%Y-%m-%d}..{self.closes_at:%Y-%m-%d}>"
+
+
+class Preference(Base):
+    """One ranked choice of a pupil: rank 1 is the pupil's first choice."""
+
+    __tablename__ = "preference"
+    __table_args__ = (
+        UniqueConstraint("pupil_id", "rank", name="uq_preference_pupil_id_rank"),
+        UniqueConstraint("pupil_id", "offer_id", name="uq_preference_pupil_id_offer_id"),
+        CheckConstraint("rank >= 1", name="rank_positive"),
+    )
+
+    id: Mapped[intpk]
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupil.id", ondelete="CASCADE"))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offer.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int]
+    created_at: Mapped[created_at]
+
+    pupil: Mapped[Pupil] = relationship()
+    offer: Mapped[Offer] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Preference pupil={self.pupil_id} rank={self.rank} offer={self.offer_id}>"
+
+
+round_period = Table(
+    "round_period",
+    Base.metadata,
+    Column("round_id", ForeignKey("allocation_round.id", ondelete="CASCADE"), primary_key=True),
+    Column("period_id", ForeignKey("period.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+
+class AllocationRound(Base):
+    """One run of the allocation engine over some periods, with its policy and outcome."""
+
+    __tablename__ = "allocation_round"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[RoundStatus] = enum_column(RoundStatus, default=RoundStatus.DRAFT)
+    #: The ``policy`` object of the praktik-instance/1 format.
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    preference_window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("preference_window.id", ondelete="SET NULL")
+    )
+    #: SHA-256 of the canonical instance the round was solved from.
+    input_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The solver's status, metrics and bound (the result file without assignments).
+    outcome: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_at]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    solved_at: Mapped[dt.datetime | None]
+    published_at: Mapped[dt.datetime | None]
+    confirm_deadline: Mapped[dt.datetime | None]
+
+    periods: Mapped[list[Period]] = relationship(secondary=round_period, order_by="Period.start_date")
+    preference_window: Mapped[PreferenceWindow | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AllocationRound {self.id} {self.status.value}>"
+
+
+_ACTIVE = "status IN ('published', 'confirmed', 'locked')"
+
+
+class Assignment(Base):
+    """A pupil placed at an offer in a period by a round."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("round_id", "pupil_id", name="uq_assignment_round_id_pupil_id"),
+        CheckConstraint("rank IS NULL OR rank >= 1", name="rank_positive"),
+        # At most one assignment in force per pupil and period, across rounds.
+        Index(
+            "uq_assignment_active_pupil_period",
+            "pupil_id",
+            "period_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE),
+            postgresql_where=text(_ACTIVE),
+        ),
+        Index("ix_assignment_offer_id_period_id", "offer_id", "period_id"),
+    )
+
+    id: Mapped[intpk]
+    round_id: Mapped[int] = mapped_column(ForeignKey("allocation_round.id", ondelete="CASCADE"))
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupil.id", ondelete="CASCADE"), index=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id", ondelete="RESTRICT"))
+    #: 1-based position of the offer in the pupil's preferences; NULL when unranked.
+    rank: Mapped[int | None]
+    status: Mapped[AssignmentStatus] = enum_column(AssignmentStatus, default=AssignmentStatus.PROPOSED)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    round: Mapped[AllocationRound] = relationship()
+    pupil: Mapped[Pupil] = relationship()
+    offer: Mapped[Offer] = relationship()
+    period: Mapped[Period] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Assignment round={self.round_id} pupil={self.pupil_id} offer={self.offer_id} {self.status.value}>"

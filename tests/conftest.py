@@ -1,0 +1,103 @@
+"""Shared fixtures.
+
+Every database test runs twice: on SQLite and on PostgreSQL.  The engine is
+migrated once per session with ``alembic upgrade head`` (not ``create_all``),
+so the migrations are exercised; each test runs inside a transaction that is
+rolled back afterwards (the savepoint pattern from SQLAlchemy's docs).
+
+PostgreSQL is found at ``PRAKTIK_TEST_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/praktik_test``; the database is
+created if missing).  Without a reachable server the PostgreSQL half is
+skipped with a visible reason, except under CI (``CI`` set), where its
+absence fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from placement.db import make_engine
+from placement.migrate import upgrade
+
+POSTGRES_URL = os.environ.get("PRAKTIK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/praktik_test")
+DATABASES = ["sqlite", "postgresql"]
+
+
+def _prepare_postgres(url: str) -> None:
+    """Create the test database if needed and empty it."""
+    target = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            ).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+def postgres_or_skip(url: str = POSTGRES_URL) -> None:
+    try:
+        _prepare_postgres(url)
+    except OperationalError as exc:
+        message = f"PostgreSQL not reachable at {url}: {exc.orig}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (required under CI)")
+        pytest.skip(f"{message}: PostgreSQL half skipped")
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if db_kind == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'praktik.sqlite'}"
+    postgres_or_skip()
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test, commits included."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return Path(__file__).parent / "data"
