@@ -1,0 +1,1 @@
+"""Services: plain functions taking a Session first.  They flush, never commit."""
