@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, func
+from sqlalchemy import JSON, DateTime, Engine, Enum, MetaData, create_engine, event, func
 from sqlalchemy.orm import DeclarativeBase, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -67,8 +67,6 @@ class Base(DeclarativeBase):
 # Enums are stored by value as plain strings with a named CHECK constraint, so
 # migrations stay portable and values read like the domain ("proposed").
 def enum_column(enum_cls: type[enum.StrEnum], **kwargs: Any) -> Any:
-    from sqlalchemy import Enum
-
     return mapped_column(
         Enum(
             enum_cls,

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -101,3 +103,34 @@ def db_session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def data_dir() -> Path:
     return Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def app(engine: Engine, db_session: Session) -> Iterator[Flask]:
+    """The app, its request sessions joined to the test's rolled-back transaction."""
+    from web.app import create_app
+    from web.config import TEST_CONFIG
+    from web.extensions import db
+
+    application = create_app(TEST_CONFIG, engine=engine)
+    db.configure(bind=db_session.connection(), join_transaction_mode="create_savepoint")
+    yield application
+    db.remove()
+    db.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
+    """The CSRF token of the form on ``path``, as a browser would send it back."""
+    import re
+
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)

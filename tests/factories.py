@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from placement import models as m
-from placement.enums import EmployerStatus, GeoStatus, Gender, Role, Sector
+from placement.enums import EmployerStatus, Gender, GeoStatus, Role, Sector
 
 _seq = itertools.count(1)
 

@@ -80,9 +80,7 @@ class Workplace(Base):
 
 class Offer(Base):
     __tablename__ = "offer"
-    __table_args__ = (
-        CheckConstraint("min_age IS NULL OR (min_age BETWEEN 12 AND 20)", name="min_age_range"),
-    )
+    __table_args__ = (CheckConstraint("min_age IS NULL OR (min_age BETWEEN 12 AND 20)", name="min_age_range"),)
 
     id: Mapped[intpk]
     #: Short id used in instance files, e.g. "O0001".

@@ -27,9 +27,7 @@ class User(Base):
     __table_args__ = (
         UniqueConstraint("email", name="uq_user_account_email"),
         UniqueConstraint("pupil_id", name="uq_user_account_pupil_id"),
-        CheckConstraint(
-            "(role = 'pupil') = (pupil_id IS NOT NULL)", name="pupil_role_has_pupil"
-        ),
+        CheckConstraint("(role = 'pupil') = (pupil_id IS NOT NULL)", name="pupil_role_has_pupil"),
     )
 
     id: Mapped[intpk]
@@ -94,9 +92,7 @@ class EmployerMembership(Base):
     """A contact person of an employer."""
 
     __tablename__ = "employer_membership"
-    __table_args__ = (
-        UniqueConstraint("user_id", "employer_id", name="uq_employer_membership_user_id_employer_id"),
-    )
+    __table_args__ = (UniqueConstraint("user_id", "employer_id", name="uq_employer_membership_user_id_employer_id"),)
 
     id: Mapped[intpk]
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)

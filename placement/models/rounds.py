@@ -91,9 +91,7 @@ class AllocationRound(Base):
     status: Mapped[RoundStatus] = enum_column(RoundStatus, default=RoundStatus.DRAFT)
     #: The ``policy`` object of the praktik-instance/1 format.
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    preference_window_id: Mapped[int | None] = mapped_column(
-        ForeignKey("preference_window.id", ondelete="SET NULL")
-    )
+    preference_window_id: Mapped[int | None] = mapped_column(ForeignKey("preference_window.id", ondelete="SET NULL"))
     #: SHA-256 of the canonical instance the round was solved from.
     input_hash: Mapped[str | None] = mapped_column(String(64))
     #: The solver's status, metrics and bound (the result file without assignments).

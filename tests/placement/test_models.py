@@ -88,7 +88,11 @@ def test_naive_datetimes_are_refused(db_session: Session) -> None:
 
 @pytest.mark.parametrize(
     ("birth", "day", "age"),
-    [((2012, 5), dt.date(2026, 11, 2), 14), ((2012, 11), dt.date(2026, 11, 2), 13), ((2012, 12), dt.date(2027, 1, 10), 14)],
+    [
+        ((2012, 5), dt.date(2026, 11, 2), 14),
+        ((2012, 11), dt.date(2026, 11, 2), 13),
+        ((2012, 12), dt.date(2027, 1, 10), 14),
+    ],
 )
 def test_age_counts_the_birthday_month_conservatively(birth: tuple[int, int], day: dt.date, age: int) -> None:
     assert m.Pupil(birth_year=birth[0], birth_month=birth[1]).age_on(day) == age

@@ -1,0 +1,292 @@
+"""Allocation rounds: creating them and building their solver instance.
+
+The instance is the ``praktik-instance/1`` document of
+``shared/formats/allocation-round.md``: the CLI exports it, the web app solves
+it, and both go through :func:`build_instance`, so the two paths cannot drift.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from placement.enums import (
+    ACTIVE_ASSIGNMENT_STATUSES,
+    EmployerStatus,
+    OfferKind,
+    OfferStatus,
+)
+from placement.errors import NotFound, ValidationError
+from placement.models import (
+    AllocationRound,
+    Assignment,
+    Employer,
+    Offer,
+    OfferCapacity,
+    Period,
+    Preference,
+    Pupil,
+    School,
+    SchoolClass,
+)
+from placement.services import audit
+
+logger = logging.getLogger(__name__)
+
+INSTANCE_FORMAT = "praktik-instance/1"
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "max_distance_km": 20,
+    "assign_unranked": True,
+    "fairness": {"school": 1.0, "gender": 1.0, "need": 1.0},
+    "time_limit_s": 60,
+    "seed": 0,
+}
+
+
+def merged_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
+    """The default policy with ``policy``'s settings on top (fairness merged key by key)."""
+    merged = json.loads(json.dumps(DEFAULT_POLICY))
+    for key, value in (policy or {}).items():
+        if key == "fairness" and isinstance(value, dict):
+            merged["fairness"].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def create_round(
+    session: Session,
+    name: str,
+    period_codes: Iterable[str],
+    *,
+    actor: audit.Actor,
+    policy: dict[str, Any] | None = None,
+) -> AllocationRound:
+    codes = list(period_codes)
+    periods = list(session.scalars(select(Period).where(Period.code.in_(codes))))
+    missing = sorted(set(codes) - {p.code for p in periods})
+    if missing:
+        raise ValidationError([f'round "{name}": period "{code}" does not exist' for code in missing])
+    if not periods:
+        raise ValidationError(f'round "{name}": a round needs at least one period')
+    allocation_round = AllocationRound(name=name, periods=periods, policy=merged_policy(policy))
+    allocation_round.created_by_id = actor.user_id
+    session.add(allocation_round)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "round.create",
+        "allocation_round",
+        allocation_round.id,
+        after={"name": name, "periods": sorted(codes), "policy": allocation_round.policy},
+    )
+    logger.info("Round %s (%s) created by %s", allocation_round.id, name, actor.label)
+    return allocation_round
+
+
+def get_round(session: Session, round_id: int) -> AllocationRound:
+    allocation_round = session.get(AllocationRound, round_id)
+    if allocation_round is None:
+        raise NotFound(f"allocation round {round_id} does not exist")
+    return allocation_round
+
+
+@dataclasses.dataclass(frozen=True)
+class InstanceBuild:
+    """An instance document plus what was left out of it, and why."""
+
+    instance: dict[str, Any]
+    notes: list[str]
+
+    @property
+    def input_hash(self) -> str:
+        return instance_hash(self.instance)
+
+
+def canonical_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def instance_hash(instance: dict[str, Any]) -> str:
+    """SHA-256 of the canonical form: equal for equal instances, whatever the key order."""
+    return hashlib.sha256(canonical_json(instance).encode()).hexdigest()
+
+
+def student_id(pupil_id: int) -> str:
+    return f"P{pupil_id:06d}"
+
+
+def build_instance(session: Session, allocation_round: AllocationRound) -> InstanceBuild:
+    """Build the round's ``praktik-instance/1`` document from the database.
+
+    Pupils are those whose class goes on placement in one of the round's
+    periods.  Offers are the active catalogue offers of approved employers with
+    a confirmed risk assessment and places in those periods, plus the
+    self-arranged offers of the round's pupils.  A pupil's preference for an
+    offer that is left out is dropped and reported in ``notes``.  A pupil
+    holding an assignment in force for the period (confirmed, locked or
+    published in an earlier round) or a self-arranged placement is ``locked``.
+    """
+    periods = {p.id: p for p in allocation_round.periods}
+    if not periods:
+        raise ValidationError(f'round "{allocation_round.name}": it has no periods')
+    notes: list[str] = []
+    problems: list[str] = []
+
+    pupils = list(
+        session.scalars(
+            select(Pupil)
+            .join(SchoolClass, Pupil.class_id == SchoolClass.id)
+            .where(SchoolClass.period_id.in_(periods))
+            .options(selectinload(Pupil.school_class), selectinload(Pupil.self_arranged_offer))
+            .order_by(Pupil.id)
+        )
+    )
+    pupil_ids = [p.id for p in pupils]
+
+    preferences: dict[int, list[Preference]] = defaultdict(list)
+    for chunk in _chunks(pupil_ids):
+        for pref in session.scalars(
+            select(Preference).where(Preference.pupil_id.in_(chunk)).order_by(Preference.pupil_id, Preference.rank)
+        ):
+            preferences[pref.pupil_id].append(pref)
+
+    in_force: dict[int, Assignment] = {}
+    for chunk in _chunks(pupil_ids):
+        for assignment in session.scalars(
+            select(Assignment).where(
+                Assignment.pupil_id.in_(chunk),
+                Assignment.period_id.in_(periods),
+                Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+                Assignment.round_id != allocation_round.id,
+            )
+        ):
+            in_force[assignment.pupil_id] = assignment
+
+    catalogue = list(
+        session.scalars(
+            select(Offer)
+            .join(Employer, Offer.employer_id == Employer.id)
+            .where(
+                Offer.kind == OfferKind.CATALOGUE,
+                Offer.status == OfferStatus.ACTIVE,
+                Employer.status == EmployerStatus.APPROVED,
+                Offer.capacities.any((OfferCapacity.period_id.in_(periods)) & (OfferCapacity.places > 0)),
+            )
+            .options(
+                selectinload(Offer.capacities),
+                selectinload(Offer.schools),
+                selectinload(Offer.workplace),
+                selectinload(Offer.employer),
+            )
+            .order_by(Offer.id)
+        )
+    )
+    offers: dict[int, Offer] = {}
+    for offer in catalogue:
+        if offer.risk_assessment_confirmed_at is None:
+            notes.append(f"offer {offer.code} left out: no confirmed risk assessment for minors")
+        else:
+            offers[offer.id] = offer
+    locked_offer: dict[int, Offer] = {}
+    for pupil in pupils:
+        held = in_force.get(pupil.id)
+        chosen = held.offer if held is not None else pupil.self_arranged_offer
+        if chosen is not None:
+            locked_offer[pupil.id] = chosen
+            offers.setdefault(chosen.id, chosen)
+
+    school_ids = {p.school_id for p in pupils}
+    schools = {s.id: s for s in session.scalars(select(School).where(School.id.in_(school_ids)).order_by(School.code))}
+    for school in schools.values():
+        if school.lat is None or school.lon is None:
+            problems.append(
+                f"school {school.code} ({school.name}): no coordinates (geo_status {school.geo_status.value}); "
+                "correct the address or enter coordinates"
+            )
+    for offer in offers.values():
+        if offer.workplace.lat is None or offer.workplace.lon is None:
+            problems.append(
+                f"offer {offer.code}: workplace {offer.workplace.name!r} has no coordinates "
+                f"(geo_status {offer.workplace.geo_status.value}); correct the address or enter coordinates"
+            )
+    if problems:
+        raise ValidationError(problems)
+
+    students: list[dict[str, Any]] = []
+    for pupil in pupils:
+        period = periods[pupil.school_class.period_id]  # type: ignore[index]
+        ranked: list[str] = []
+        for pref in preferences[pupil.id]:
+            ranked_offer = offers.get(pref.offer_id)
+            if ranked_offer is None:
+                notes.append(
+                    f"pupil {student_id(pupil.id)}: choice {pref.rank} left out (offer not open for this round)"
+                )
+            else:
+                ranked.append(ranked_offer.code)
+        locked = locked_offer.get(pupil.id)
+        students.append(
+            {
+                "id": student_id(pupil.id),
+                "school": schools[pupil.school_id].code,
+                "period": period.code,
+                "gender": pupil.gender.value if pupil.gender else None,
+                "age": pupil.age_on(period.start_date),
+                "preferences": ranked,
+                "attributes": sorted(pupil.attributes or []),
+                "locked": locked.code if locked is not None else None,
+            }
+        )
+
+    instance = {
+        "format": INSTANCE_FORMAT,
+        "name": allocation_round.name,
+        "periods": [
+            {"id": p.code, "start": p.start_date.isoformat(), "end": p.end_date.isoformat()}
+            for p in sorted(periods.values(), key=lambda p: p.start_date)
+        ],
+        "schools": [
+            {"id": s.code, "name": s.name, "lat": s.lat, "lon": s.lon, "need_index": s.need_index}
+            for s in schools.values()
+        ],
+        "offers": [_offer_document(offer, periods) for offer in sorted(offers.values(), key=lambda o: o.code)],
+        "students": students,
+        "policy": merged_policy(allocation_round.policy),
+    }
+    return InstanceBuild(instance=instance, notes=notes)
+
+
+def _offer_document(offer: Offer, periods: dict[int, Period]) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": offer.code,
+        "employer": offer.employer.code,
+        "title": offer.title,
+        "sector": offer.sector.value,
+        "lat": offer.workplace.lat,
+        "lon": offer.workplace.lon,
+        "capacity": {periods[c.period_id].code: c.places for c in offer.capacities if c.period_id in periods},
+    }
+    if offer.min_age is not None:
+        document["min_age"] = offer.min_age
+    if offer.requirements:
+        document["requires"] = sorted(offer.requirements)
+    if offer.schools:
+        document["schools"] = [s.code for s in offer.schools]
+    return document
+
+
+def _chunks(ids: list[int], size: int = 900) -> Iterable[list[int]]:
+    """Split id lists for IN clauses (SQLite allows a limited number of parameters)."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

@@ -1,0 +1,88 @@
+"""The app shell: start page, language, login and logout, headers, errors."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from placement.enums import Role
+from placement.services import accounts
+from tests import factories as f
+from tests.conftest import csrf_token
+
+
+def _login(client: FlaskClient, email: str, password: str) -> int:
+    token = csrf_token(client)
+    return client.post("/auth/login", data={"email": email, "password": password, "csrf_token": token}).status_code
+
+
+def test_start_page_shows_the_region(client: FlaskClient, db_session: Session) -> None:
+    w = f.period(db_session, name="Vecka 45–46")
+    f.school_class(db_session, period=w, school=f.school(db_session, name="Bergsjöskolan"))
+    html = client.get("/").get_data(as_text=True)
+    assert "Vecka 45–46" in html
+    assert "Prao i regionen" in html
+
+
+def test_language_switch_to_english(client: FlaskClient) -> None:
+    token = csrf_token(client, "/")
+    response = client.post("/lang/en", data={"csrf_token": token, "next": "/"})
+    assert response.status_code == 302
+    html = client.get("/").get_data(as_text=True)
+    assert 'lang="en"' in html
+    assert "Placements in the region" in html
+
+
+def test_language_switch_needs_csrf(client: FlaskClient) -> None:
+    assert client.post("/lang/en", data={"next": "/"}).status_code == 400
+
+
+def test_login_and_logout_end_the_session(client: FlaskClient, db_session: Session) -> None:
+    user = f.user(db_session, Role.COORDINATOR, email="samordnare@example.se")
+    accounts.set_password(user, "ett-långt-lösenord")
+    db_session.flush()
+    assert _login(client, "samordnare@example.se", "ett-långt-lösenord") == 302
+    assert user.display_name in client.get("/").get_data(as_text=True)
+    copied = client.get_cookie("session")
+    assert copied is not None
+
+    token = csrf_token(client, "/")
+    assert client.post("/auth/logout", data={"csrf_token": token}).status_code == 302
+    assert user.display_name not in client.get("/").get_data(as_text=True)
+
+    # Replaying the cookie captured before logout no longer authenticates.
+    client.set_cookie("session", copied.value)
+    assert user.display_name not in client.get("/").get_data(as_text=True)
+
+
+def test_wrong_password_is_refused(client: FlaskClient, db_session: Session) -> None:
+    user = f.user(db_session, Role.COORDINATOR, email="a@example.se")
+    accounts.set_password(user, "ett-långt-lösenord")
+    db_session.flush()
+    assert _login(client, "a@example.se", "fel-lösenord!") == 401
+    assert _login(client, "nobody@example.se", "fel-lösenord!") == 401
+
+
+def test_login_redirect_stays_on_site(client: FlaskClient, db_session: Session) -> None:
+    user = f.user(db_session, Role.COORDINATOR, email="b@example.se")
+    accounts.set_password(user, "ett-långt-lösenord")
+    db_session.flush()
+    token = csrf_token(client)
+    response = client.post(
+        "/auth/login?next=https://evil.example/",
+        data={"email": "b@example.se", "password": "ett-långt-lösenord", "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_security_headers_on_every_response(client: FlaskClient) -> None:
+    for path in ("/", "/auth/login", "/no-such-page"):
+        response = client.get(path)
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert client.get("/no-such-page").status_code == 404
+
+
+def test_health_endpoint(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}

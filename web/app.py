@@ -1,0 +1,117 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Engine
+
+from placement.db import make_engine
+from placement.models import User
+from web import config as config_module
+from web.extensions import babel, csrf, db, login_manager
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
+    """Build the app.  ``config`` overrides the environment; ``engine`` overrides the URL (tests)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(config_module.from_environment(app.instance_path))
+    if config:
+        app.config.from_mapping(config)
+    if engine is None:
+        if app.config["DATABASE_URL"].startswith("sqlite"):
+            import os
+
+            os.makedirs(app.instance_path, exist_ok=True)
+        engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["praktik.engine"] = engine
+    db.configure(bind=engine)
+
+    configure_extensions(app)
+    configure_security_headers(app)
+    register_blueprints(app)
+
+    from web.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    @app.teardown_appcontext
+    def _remove_session(exc: BaseException | None) -> None:
+        db.remove()
+
+    return app
+
+
+def select_locale() -> str | None:
+    from flask import current_app
+    from flask_login import current_user
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return str(chosen)
+    if current_user.is_authenticated and current_user.locale in languages:
+        return str(current_user.locale)
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def configure_extensions(app: Flask) -> None:
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Logga in för att se sidan.")
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        # The id carries the account's session version: logging out bumps the
+        # version, so a copied cookie stops working (RELIABILITY.md T-SE-02).
+        try:
+            ident, version = (int(part) for part in user_id.split(":"))
+        except ValueError:
+            return None
+        user = db.get(User, ident)
+        if user is None or not user.active or user.session_version != version:
+            return None
+        return user
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+
+def configure_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from web.auth import bp as auth_bp
+    from web.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")

@@ -1,0 +1,221 @@
+"""The ``praktik`` command line.
+
+Database commands build the Flask app to read the configuration; ``solve`` and
+``compare`` come from the solver and import neither Flask nor SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy.orm import Session
+
+#: Subcommands that live elsewhere and are imported only when run.
+LAZY_COMMANDS = {
+    "solve": "solver.cli:solve_command",
+    "compare": "solver.cli:compare_command",
+}
+
+
+class PraktikGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=PraktikGroup)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+def main(verbose: bool) -> None:
+    """Praktik: coordinate school work placements (PRAO)."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _app(database_url: str | None = None) -> Flask:
+    from web.app import create_app
+
+    return create_app({"DATABASE_URL": database_url} if database_url else None)
+
+
+@contextmanager
+def _transaction(app: Flask) -> Iterator[Session]:
+    """One transaction: committed when the block succeeds, rolled back otherwise."""
+    from sqlalchemy.orm import Session
+
+    with Session(app.extensions["praktik.engine"], expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def _fail(problems: list[str], code: int = 2) -> None:
+    for problem in problems:
+        click.echo(problem, err=True)
+    sys.exit(code)
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema (runs the migrations)."""
+    from placement.migrate import upgrade
+
+    app = _app()
+    upgrade(app.extensions["praktik.engine"])
+    click.echo(f"Database at {app.extensions['praktik.engine'].url.render_as_string()} is up to date.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file to (re)create.")
+@click.option("--no-serve", is_flag=True, help="Load the demo region and stop.")
+def demo(host: str, port: int, database: Path | None, no_serve: bool) -> None:
+    """Load the demo region into a fresh SQLite database and serve the app."""
+    from placement.migrate import upgrade
+    from placement.services import audit, demo, rounds
+
+    probe = _app("sqlite://")
+    path = database or Path(probe.instance_path) / "praktik-demo.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    app = _app(f"sqlite:///{path}")
+    upgrade(app.extensions["praktik.engine"])
+    with _transaction(app) as session:
+        summary = demo.load_demo_region(session)
+        codes = [p.code for p in summary.periods] if hasattr(summary, "periods") else None
+        rounds.create_round(
+            session,
+            "PRAO åk 8 2026/27",
+            codes or _all_period_codes(session),
+            actor=audit.CLI,
+        )
+    click.echo(f"Demo region loaded into {path}.")
+    click.echo(str(summary))
+    click.echo("\nDemo logins:")
+    for login in summary.logins:
+        click.echo(f"  {login.role:<18} {login.login:<40} {login.secret}")
+    if not no_serve:
+        click.echo(f"\nServing on http://{host}:{port}/ (Ctrl+C stops)")
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def _all_period_codes(session: Session) -> list[str]:
+    from sqlalchemy import select
+
+    from placement.models import Period
+
+    return list(session.scalars(select(Period.code).order_by(Period.start_date)))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the app with Flask's server (for production use gunicorn, see README)."""
+    app = _app()
+    if not app.config["SECRET_KEY_FROM_ENV"]:
+        click.echo("warning: PRAKTIK_SECRET_KEY is not set; sessions end when the server restarts", err=True)
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import cohorts or employers with offers from CSV or XLSX (all rows or none)."""
+
+
+@import_group.command("cohort")
+@click.option("--school", "school_code", required=True, help="Code of the school the pupils belong to.")
+@click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_cohort(school_code: str, dry_run: bool, file: Path) -> None:
+    """Import a school's classes and pupils."""
+    from sqlalchemy import select
+
+    from placement.errors import PlacementError
+    from placement.models import School
+    from placement.services import audit, imports
+
+    app = _app()
+    try:
+        with _transaction(app) as session:
+            school = session.scalars(select(School).where(School.code == school_code)).first()
+            if school is None:
+                _fail([f'school "{school_code}" does not exist'])
+            report = imports.import_cohort(
+                session, school, file.read_bytes(), file.name, actor=audit.CLI, dry_run=dry_run
+            )
+    except PlacementError as exc:
+        _fail(getattr(exc, "problems", [str(exc)]))
+    click.echo(str(report))
+
+
+@import_group.command("employers")
+@click.option("--approve", is_flag=True, help="Approve new employers at once (the coordinator's own list).")
+@click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_employers(approve: bool, dry_run: bool, file: Path) -> None:
+    """Import employers, workplaces and offers."""
+    from placement.errors import PlacementError
+    from placement.services import audit, imports
+
+    app = _app()
+    try:
+        with _transaction(app) as session:
+            report = imports.import_employers(
+                session, file.read_bytes(), file.name, actor=audit.CLI, approve=approve, dry_run=dry_run
+            )
+    except PlacementError as exc:
+        _fail(getattr(exc, "problems", [str(exc)]))
+    click.echo(str(report))
+
+
+@main.command("export-round")
+@click.argument("round_id", metavar="ROUND", type=int)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_round(round_id: int, output: Path) -> None:
+    """Write round ROUND (its id) as a praktik-instance/1 file."""
+    from placement.errors import PlacementError
+    from placement.services import rounds
+
+    app = _app()
+    try:
+        with _transaction(app) as session:
+            build = rounds.build_instance(session, rounds.get_round(session, round_id))
+    except PlacementError as exc:
+        _fail(getattr(exc, "problems", [str(exc)]))
+    for note in build.notes:
+        click.echo(f"note: {note}", err=True)
+    _write_json(output, build.instance)
+    click.echo(
+        f"Wrote {output}: {len(build.instance['students'])} pupils, {len(build.instance['offers'])} offers "
+        f"(sha256 {build.input_hash[:12]})."
+    )
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

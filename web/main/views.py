@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from placement.services.overview import region_summary
+from web.extensions import db
+from web.main import bp
+
+
+@bp.route("/")
+def index() -> ResponseReturnValue:
+    return render_template("main/index.html", summary=region_summary(db))
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+def set_language(code: str) -> ResponseReturnValue:
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["lang"] = code
+    target = request.form.get("next") or ""
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("main.index"))
+
+
+@bp.route("/healthz")
+def health() -> ResponseReturnValue:
+    from sqlalchemy import text
+
+    db.execute(text("SELECT 1"))
+    return {"status": "ok"}
