@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask_babel import get_locale
+from flask_login import current_user
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Engine
 
@@ -27,8 +29,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Engine | None
         app.config.from_mapping(config)
     if engine is None:
         if app.config["DATABASE_URL"].startswith("sqlite"):
-            import os
-
             os.makedirs(app.instance_path, exist_ok=True)
         engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["praktik.engine"] = engine
@@ -50,9 +50,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Engine | None
 
 
 def select_locale() -> str | None:
-    from flask import current_app
-    from flask_login import current_user
-
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:
