@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Flask, current_app, request, session
 from flask_babel import get_locale
-from flask_login import current_user
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import Engine
 
 from placement.db import make_engine
