@@ -1,0 +1,156 @@
+"""Building a round's praktik-instance/1 document from the database."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from placement import models as m
+from placement.enums import AssignmentStatus, EmployerStatus, Gender, OfferKind, Sector
+from placement.errors import ValidationError
+from placement.services import audit, rounds
+from tests import factories as f
+
+CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+
+
+@dataclasses.dataclass
+class World:
+    round: m.AllocationRound
+    anna: m.Pupil
+    bo: m.Pupil
+    shop: m.Offer
+    w45: m.Period
+
+
+@pytest.fixture
+def world(db_session: Session) -> World:
+    w45 = f.period(db_session, code="w45", start_date=dt.date(2026, 11, 2), end_date=dt.date(2026, 11, 13))
+    w07 = f.period(db_session, code="w07", start_date=dt.date(2027, 2, 15), end_date=dt.date(2027, 2, 26))
+    school = f.school(db_session, code="S01", name="Bergsjöskolan", lat=57.7514, lon=12.0701, need_index=1.42)
+    other = f.school(db_session, code="S02", name="Hovåsskolan", lat=57.62, lon=11.93, need_index=0.7)
+    class_a = f.school_class(db_session, school=school, name="8A", period=w45)
+    class_b = f.school_class(db_session, school=other, name="8B", period=w07)
+    nurse = f.offer(
+        db_session,
+        code="O0001",
+        title="Undersköterska, vårdcentral",
+        sector=Sector.HEALTH,
+        places={w45: 2, w07: 1},
+        min_age=15,
+        requirements=["swedish"],
+        risk_assessment_confirmed_at=CONFIRMED,
+    )
+    nurse.schools.append(school)
+    shop = f.offer(db_session, code="O0002", places={w45: 1}, risk_assessment_confirmed_at=CONFIRMED)
+    unassessed = f.offer(db_session, code="O0003", places={w45: 3})
+    pending = f.offer(
+        db_session,
+        code="O0004",
+        places={w45: 3},
+        risk_assessment_confirmed_at=CONFIRMED,
+        employer=f.employer(db_session, status=EmployerStatus.PENDING),
+    )
+    anna = f.pupil(db_session, school_class=class_a, gender=Gender.FEMALE, birth_year=2012, birth_month=3)
+    anna.attributes = ["swedish", "english"]
+    for rank, offer in enumerate([nurse, unassessed, shop, pending], start=1):
+        db_session.add(m.Preference(pupil=anna, offer=offer, rank=rank))
+    bo = f.pupil(db_session, school_class=class_b, gender=None, birth_year=2012, birth_month=11)
+    self_found = f.offer(db_session, code="O9001", kind=OfferKind.SELF_ARRANGED, places={w07: 1})
+    bo.self_arranged_offer = self_found
+    db_session.flush()
+    allocation_round = rounds.create_round(db_session, "PRAO åk 8", ["w45", "w07"], actor=audit.CLI)
+    return World(allocation_round, anna, bo, shop, w45)
+
+
+def test_instance_follows_the_format(db_session: Session, world: World) -> None:
+    build = rounds.build_instance(db_session, world.round)
+    doc = build.instance
+    assert doc["format"] == "praktik-instance/1"
+    assert doc["name"] == "PRAO åk 8"
+    assert doc["periods"] == [
+        {"id": "w45", "start": "2026-11-02", "end": "2026-11-13"},
+        {"id": "w07", "start": "2027-02-15", "end": "2027-02-26"},
+    ]
+    assert doc["schools"][0] == {
+        "id": "S01",
+        "name": "Bergsjöskolan",
+        "lat": 57.7514,
+        "lon": 12.0701,
+        "need_index": 1.42,
+    }
+    offers = {o["id"]: o for o in doc["offers"]}
+    assert offers["O0001"]["capacity"] == {"w45": 2, "w07": 1}
+    assert offers["O0001"]["min_age"] == 15
+    assert offers["O0001"]["requires"] == ["swedish"]
+    assert offers["O0001"]["schools"] == ["S01"]
+    assert offers["O0001"]["sector"] == "health"
+    anna, bo = doc["students"]
+    assert anna["school"] == "S01"
+    assert anna["period"] == "w45"
+    assert anna["gender"] == "female"
+    assert anna["age"] == 14  # born March 2012, period starts November 2026
+    assert anna["attributes"] == ["english", "swedish"]
+    assert bo["age"] == 14  # born November 2012: turns 15 after the February period
+    assert bo["gender"] is None
+    assert doc["policy"]["max_distance_km"] == 20
+    assert doc["policy"]["fairness"] == {"school": 1.0, "gender": 1.0, "need": 1.0}
+
+
+def test_offers_not_open_to_minors_or_not_approved_are_left_out(db_session: Session, world: World) -> None:
+    build = rounds.build_instance(db_session, world.round)
+    assert {o["id"] for o in build.instance["offers"]} == {"O0001", "O0002", "O9001"}
+    anna = build.instance["students"][0]
+    assert anna["preferences"] == ["O0001", "O0002"]
+    assert any("O0003" in note and "risk assessment" in note for note in build.notes)
+    assert sum("left out" in note and anna["id"] in note for note in build.notes) == 2
+
+
+def test_self_arranged_and_confirmed_placements_are_locked(db_session: Session, world: World) -> None:
+    earlier = m.AllocationRound(name="earlier")
+    db_session.add(earlier)
+    db_session.add(
+        m.Assignment(
+            round=earlier,
+            pupil=world.anna,
+            offer=world.shop,
+            period=world.w45,
+            status=AssignmentStatus.CONFIRMED,
+        )
+    )
+    db_session.flush()
+    anna, bo = rounds.build_instance(db_session, world.round).instance["students"]
+    assert anna["locked"] == "O0002"
+    assert bo["locked"] == "O9001"
+
+
+def test_hash_is_stable_and_sensitive(db_session: Session, world: World) -> None:
+    first = rounds.build_instance(db_session, world.round)
+    again = rounds.build_instance(db_session, world.round)
+    assert first.input_hash == again.input_hash
+    world.shop.capacities[0].places = 2
+    db_session.flush()
+    assert rounds.build_instance(db_session, world.round).input_hash != first.input_hash
+
+
+def test_missing_coordinates_are_named(db_session: Session, world: World) -> None:
+    world.shop.workplace.lat = None
+    db_session.flush()
+    with pytest.raises(ValidationError) as info:
+        rounds.build_instance(db_session, world.round)
+    assert any(p.startswith("offer O0002: workplace") and "no coordinates" in p for p in info.value.problems)
+
+
+def test_round_with_unknown_period_is_refused(db_session: Session) -> None:
+    with pytest.raises(ValidationError, match='period "w99" does not exist'):
+        rounds.create_round(db_session, "x", ["w99"], actor=audit.CLI)
+
+
+def test_creating_a_round_is_audited(db_session: Session, world: World) -> None:
+    event = db_session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "round.create")).one()
+    assert event.entity_id == world.round.id
+    assert event.after["periods"] == ["w07", "w45"]
