@@ -187,6 +187,26 @@ def import_employers(approve: bool, dry_run: bool, file: Path) -> None:
     click.echo(str(report))
 
 
+@main.command()
+@click.option("--limit", type=int, help="Look up at most this many addresses.")
+def geocode(limit: int | None) -> None:
+    """Geocode every school and workplace address not yet located (one request a second)."""
+    from placement.geo import Geocoder, GeocoderSettings
+    from placement.services import audit, locations
+
+    app = _app()
+    try:
+        settings = GeocoderSettings(user_agent=app.config["GEOCODER_USER_AGENT"], base_url=app.config["GEOCODER_URL"])
+    except ValueError as exc:
+        _fail([f"geocoder settings: {exc} (set PRAKTIK_GEOCODER_USER_AGENT and PRAKTIK_GEOCODER_URL)"])
+    with Geocoder(settings) as geocoder, _transaction(app) as session:
+        counts = locations.locate_pending(session, geocoder, actor=audit.CLI, limit=limit)
+    statuses = ", ".join(f"{status.value} {n}" for status, n in sorted(counts.by_status.items()))
+    click.echo(f"Located {counts.total} addresses ({counts.requests} requests, {counts.cache_hits} cached): {statuses}")
+    if counts.stopped:
+        click.echo(f"stopped early: {counts.stopped}", err=True)
+
+
 @main.command("export-round")
 @click.argument("round_id", metavar="ROUND", type=int)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))

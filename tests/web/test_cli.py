@@ -1,0 +1,101 @@
+"""The ``praktik`` command line, run as a user would, against real database files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from placement import models as m
+from placement.db import make_engine
+from placement.enums import GeoStatus, Sector
+from placement.migrate import current_revision, heads, upgrade
+from placement.services import audit, rounds
+from tests import factories as f
+from tests.nominatim_stub import GOTEBORG, OSLO, NominatimStub, default_answers
+from web.cli import main
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """A migrated SQLite file that the CLI reaches through PRAKTIK_DATABASE_URL."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    monkeypatch.setenv("PRAKTIK_DATABASE_URL", url)
+    engine = make_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_init_db_migrates_an_empty_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    monkeypatch.setenv("PRAKTIK_DATABASE_URL", url)
+    result = run("init-db")
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+    assert current_revision(make_engine(url)) == heads()[0]
+    assert run("init-db").exit_code == 0  # running it again changes nothing
+
+
+def test_export_round_writes_the_instance(sqlite_file: Engine, tmp_path: Path) -> None:
+    with Session(sqlite_file) as session, session.begin():
+        w45 = f.period(session, code="w45", start_date=dt.date(2026, 11, 2))
+        pupil = f.pupil(session, school_class=f.school_class(session, period=w45))
+        offer = f.offer(
+            session, sector=Sector.IT, places={w45: 2}, risk_assessment_confirmed_at=dt.datetime.now(dt.UTC)
+        )
+        session.add(m.Preference(pupil=pupil, offer=offer, rank=1))
+        round_id = rounds.create_round(session, "Höst", ["w45"], actor=audit.CLI).id
+    out = tmp_path / "round.json"
+    result = run("export-round", str(round_id), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["format"] == "praktik-instance/1"
+    assert document["name"] == "Höst"
+    assert document["students"][0]["preferences"] == [document["offers"][0]["id"]]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_export_of_an_unknown_round_fails_cleanly(sqlite_file: Engine, tmp_path: Path) -> None:
+    out = tmp_path / "round.json"
+    result = CliRunner().invoke(main, ["export-round", "999", "-o", str(out)])
+    assert result.exit_code == 2
+    assert "allocation round 999 does not exist" in result.output
+    assert not out.exists()
+
+
+def test_geocode_locates_pending_addresses(sqlite_file: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Session(sqlite_file) as session, session.begin():
+        f.school(session, code="S01", address=GOTEBORG, lat=None, lon=None, geo_status=GeoStatus.PENDING)
+        f.workplace(session, address=OSLO, lat=None, lon=None, geo_status=GeoStatus.PENDING)
+    with NominatimStub(default_answers()) as stub:
+        monkeypatch.setenv("PRAKTIK_GEOCODER_URL", stub.url)
+        monkeypatch.setenv("PRAKTIK_GEOCODER_USER_AGENT", "praktik-tests (test@example.se)")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        result = run("geocode")
+        assert result.exit_code == 0, result.output
+        assert sorted(q or "" for q in stub.queries) == sorted([GOTEBORG, OSLO])
+    with Session(sqlite_file) as session:
+        school = session.scalars(select(m.School)).one()
+        workplace = session.scalars(select(m.Workplace)).one()
+        assert school.geo_status is GeoStatus.OK
+        assert school.lat is not None
+        assert workplace.geo_status is GeoStatus.IMPLAUSIBLE
+        assert workplace.lat is None
+
+
+def test_geocode_needs_a_user_agent(sqlite_file: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRAKTIK_GEOCODER_USER_AGENT", "")
+    result = CliRunner().invoke(main, ["geocode"])
+    assert result.exit_code == 2
+    assert "PRAKTIK_GEOCODER_USER_AGENT" in result.output
