@@ -123,7 +123,13 @@ def instance_hash(instance: dict[str, Any]) -> str:
 
 
 def student_id(pupil_id: int) -> str:
+    """The id of a pupil in instance and result files."""
     return f"P{pupil_id:06d}"
+
+
+def pupil_id_of(student: str) -> int:
+    """The database id behind an instance file's student id (see :func:`student_id`)."""
+    return int(student.removeprefix("P"))
 
 
 def build_instance(session: Session, allocation_round: AllocationRound) -> InstanceBuild:
