@@ -1,0 +1,238 @@
+"""Pupils ranking offers while the preference window is open."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from placement import models as m
+from placement.enums import EmployerStatus, OfferStatus
+from placement.errors import Conflict, ValidationError
+from placement.services import audit, preferences
+from tests import factories as f
+
+CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+OPENS = dt.datetime(2026, 9, 14, 6, 0, tzinfo=dt.UTC)
+CLOSES = dt.datetime(2026, 10, 2, 22, 0, tzinfo=dt.UTC)
+DURING = dt.datetime(2026, 9, 20, 12, 0, tzinfo=dt.UTC)
+
+
+@dataclasses.dataclass
+class World:
+    window: m.PreferenceWindow
+    w45: m.Period
+    w07: m.Period
+    school: m.School
+    other_school: m.School
+    anna: m.Pupil
+    shop: m.Offer
+    cafe: m.Offer
+    garage: m.Offer
+
+
+@pytest.fixture
+def world(db_session: Session) -> World:
+    window = m.PreferenceWindow(name="Höstens val", opens_at=OPENS, closes_at=CLOSES, max_choices=3)
+    db_session.add(window)
+    w45 = f.period(db_session, start_date=dt.date(2026, 11, 2))
+    w07 = f.period(db_session, start_date=dt.date(2027, 2, 15))
+    school = f.school(db_session)
+    other_school = f.school(db_session)
+    eight_a = f.school_class(db_session, school=school, name="8A", period=w45)
+    anna = f.pupil(db_session, school_class=eight_a, birth_year=2012, birth_month=3)  # 14 in November 2026
+    anna.attributes = ["Swedish"]
+    return World(
+        window=window,
+        w45=w45,
+        w07=w07,
+        school=school,
+        other_school=other_school,
+        anna=anna,
+        shop=offer(db_session, w45, title="Butik"),
+        cafe=offer(db_session, w45, title="Kafé"),
+        garage=offer(db_session, w45, title="Bilverkstad"),
+    )
+
+
+def offer(session: Session, period: m.Period, **kw: Any) -> m.Offer:
+    kw.setdefault("places", {period: 2})
+    kw.setdefault("risk_assessment_confirmed_at", CONFIRMED)
+    return f.offer(session, **kw)
+
+
+def choose(session: Session, world: World, choices: list[Any], *, now: dt.datetime = DURING) -> list[m.Preference]:
+    return preferences.set_preferences(session, world.anna, choices, window=world.window, actor=audit.CLI, now=now)
+
+
+def ranking(session: Session, pupil: m.Pupil) -> list[str]:
+    return [p.offer.code for p in preferences.preferences_of(session, pupil)]
+
+
+def test_setting_preferences_ranks_them_in_order(db_session: Session, world: World) -> None:
+    created = choose(db_session, world, [world.cafe, world.shop])
+    assert [(p.rank, p.offer) for p in created] == [(1, world.cafe), (2, world.shop)]
+    assert ranking(db_session, world.anna) == [world.cafe.code, world.shop.code]
+
+
+def test_offers_can_be_given_by_code(db_session: Session, world: World) -> None:
+    choose(db_session, world, [world.garage.code, world.shop])
+    assert ranking(db_session, world.anna) == [world.garage.code, world.shop.code]
+
+
+def test_unknown_codes_are_named(db_session: Session, world: World) -> None:
+    with pytest.raises(ValidationError, match="offer O99999 does not exist"):
+        choose(db_session, world, ["O99999"])
+
+
+def test_a_new_ranking_replaces_the_old_and_is_audited_without_names(db_session: Session, world: World) -> None:
+    choose(db_session, world, [world.cafe, world.shop])
+    choose(db_session, world, [world.shop, world.garage, world.cafe])
+    assert ranking(db_session, world.anna) == [world.shop.code, world.garage.code, world.cafe.code]
+    events = list(
+        db_session.scalars(
+            select(m.AuditEvent).where(m.AuditEvent.action == "preferences.set").order_by(m.AuditEvent.id)
+        )
+    )
+    assert [(e.before, e.after) for e in events] == [
+        ({"offers": []}, {"offers": [world.cafe.code, world.shop.code]}),
+        (
+            {"offers": [world.cafe.code, world.shop.code]},
+            {"offers": [world.shop.code, world.garage.code, world.cafe.code]},
+        ),
+    ]
+    assert all(e.entity_type == "pupil" and e.entity_id == world.anna.id for e in events)
+    assert world.anna.first_name not in repr([(e.before, e.after) for e in events])
+
+
+def test_the_same_ranking_again_writes_nothing(db_session: Session, world: World) -> None:
+    first = choose(db_session, world, [world.cafe])
+    assert choose(db_session, world, [world.cafe.code]) == first
+    count = db_session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "preferences.set")).all()
+    assert len(count) == 1
+
+
+def test_an_empty_list_clears_the_ranking(db_session: Session, world: World) -> None:
+    choose(db_session, world, [world.cafe])
+    assert choose(db_session, world, []) == []
+    assert ranking(db_session, world.anna) == []
+
+
+@pytest.mark.parametrize(
+    ("now", "message"),
+    [
+        (CLOSES, "the preference window closed at 2026-10-02 22:00 UTC"),
+        (CLOSES + dt.timedelta(days=1), "the preference window closed at"),
+        (OPENS - dt.timedelta(seconds=1), "the preference window opens at 2026-09-14 06:00 UTC"),
+    ],
+)
+def test_outside_the_window_is_refused(db_session: Session, world: World, now: dt.datetime, message: str) -> None:
+    with pytest.raises(Conflict, match=message):
+        choose(db_session, world, [world.cafe], now=now)
+    assert ranking(db_session, world.anna) == []
+
+
+def test_the_window_opens_on_the_dot(db_session: Session, world: World) -> None:
+    choose(db_session, world, [world.cafe], now=OPENS)
+    assert ranking(db_session, world.anna) == [world.cafe.code]
+
+
+def test_more_than_max_choices_is_refused(db_session: Session, world: World) -> None:
+    fourth = offer(db_session, world.w45)
+    with pytest.raises(ValidationError, match="4 choices, at most 3 are allowed"):
+        choose(db_session, world, [world.cafe, world.shop, world.garage, fourth])
+
+
+def test_duplicates_are_refused_naming_the_offer(db_session: Session, world: World) -> None:
+    with pytest.raises(ValidationError, match=f"offer {world.cafe.code} is ranked more than once"):
+        choose(db_session, world, [world.cafe, world.shop, world.cafe.code])
+
+
+def test_a_refused_ranking_keeps_the_old_one(db_session: Session, world: World) -> None:
+    choose(db_session, world, [world.cafe, world.shop])
+    with pytest.raises(ValidationError):
+        choose(db_session, world, [world.garage, world.garage])
+    assert ranking(db_session, world.anna) == [world.cafe.code, world.shop.code]
+
+
+def test_offers_of_pending_employers_cannot_be_chosen(db_session: Session, world: World) -> None:
+    pending = offer(db_session, world.w45, employer=f.employer(db_session, status=EmployerStatus.PENDING))
+    with pytest.raises(ValidationError, match=f"offer {pending.code} cannot be chosen: its employer is pending"):
+        choose(db_session, world, [world.cafe, pending])
+
+
+def test_offers_without_risk_assessment_cannot_be_chosen(db_session: Session, world: World) -> None:
+    unassessed = offer(db_session, world.w45, risk_assessment_confirmed_at=None)
+    with pytest.raises(ValidationError, match="no risk assessment for minors"):
+        choose(db_session, world, [unassessed])
+
+
+def test_offers_restricted_to_other_schools_cannot_be_chosen(db_session: Session, world: World) -> None:
+    theirs = offer(db_session, world.w45)
+    theirs.schools.append(world.other_school)
+    ours = offer(db_session, world.w45)
+    ours.schools.append(world.school)
+    db_session.flush()
+    with pytest.raises(
+        ValidationError, match=f"offer {theirs.code} cannot be chosen: it is open only to pupils of other"
+    ):
+        choose(db_session, world, [theirs])
+    choose(db_session, world, [ours])
+
+
+def test_offers_without_places_in_the_class_period_cannot_be_chosen(db_session: Session, world: World) -> None:
+    spring_only = offer(db_session, world.w07, places={world.w45: 0, world.w07: 3})
+    with pytest.raises(ValidationError, match=f"it has no places in period {world.w45.code}"):
+        choose(db_session, world, [spring_only])
+
+
+def test_min_age_is_checked_at_the_period_start(db_session: Session, world: World) -> None:
+    fifteen = offer(db_session, world.w45, min_age=15)
+    fourteen = offer(db_session, world.w45, min_age=14)
+    with pytest.raises(ValidationError, match="it requires age 15, the pupil is 14 on 2026-11-02"):
+        choose(db_session, world, [fifteen])
+    choose(db_session, world, [fourteen])
+
+
+def test_required_tags_are_checked(db_session: Session, world: World) -> None:
+    needs_english = offer(db_session, world.w45, requirements=["swedish", "english"])
+    needs_swedish = offer(db_session, world.w45, requirements=["swedish"])
+    with pytest.raises(ValidationError, match=f"offer {needs_english.code} cannot be chosen: it requires english"):
+        choose(db_session, world, [needs_english])
+    choose(db_session, world, [needs_swedish])  # the pupil's "Swedish" matches whatever the case
+
+
+def test_every_bad_choice_is_reported(db_session: Session, world: World) -> None:
+    old = offer(db_session, world.w45, min_age=16)
+    withdrawn = offer(db_session, world.w45)
+    withdrawn.status = OfferStatus.WITHDRAWN
+    db_session.flush()
+    with pytest.raises(ValidationError) as info:
+        choose(db_session, world, [old, withdrawn])
+    assert [p.split(":")[0] for p in info.value.problems] == [f"pupil {world.anna.id}"] * 2
+    assert "it is withdrawn" in info.value.problems[1]
+
+
+def test_a_class_without_period_cannot_rank(db_session: Session, world: World) -> None:
+    world.anna.school_class.period = None
+    db_session.flush()
+    with pytest.raises(ValidationError, match="class 8A has no placement period yet"):
+        choose(db_session, world, [world.cafe])
+
+
+def test_pupils_without_preferences(db_session: Session, world: World) -> None:
+    nine_b = f.school_class(db_session, school=world.school, name="9B", period=world.w07)
+    bo = f.pupil(db_session, school_class=world.anna.school_class, last_name="Andersson")
+    cleo = f.pupil(db_session, school_class=nine_b)
+    elsewhere = f.pupil(db_session, school=world.other_school)
+    choose(db_session, world, [world.cafe])
+    assert preferences.pupils_without_preferences(db_session, school=world.school) == [bo, cleo]
+    assert preferences.pupils_without_preferences(db_session, period=world.w07) == [cleo]
+    assert preferences.pupils_without_preferences(db_session, school=world.school, period=world.w45) == [bo]
+    everyone = preferences.pupils_without_preferences(db_session)
+    assert {bo, cleo, elsewhere} <= set(everyone)
+    assert world.anna not in everyone
