@@ -5,9 +5,9 @@ migrated once per session with ``alembic upgrade head`` (not ``create_all``),
 so the migrations are exercised; each test runs inside a transaction that is
 rolled back afterwards (the savepoint pattern from SQLAlchemy's docs).
 
-PostgreSQL is found at ``PRAKTIK_TEST_POSTGRES_URL`` (default
-``postgresql://postgres@127.0.0.1:5432/praktik_test``; the database is
-created if missing).  Without a reachable server the PostgreSQL half is
+PostgreSQL is found at ``PRAKTIK_TEST_POSTGRES_URL`` (default: a database
+``praktik_test_<pid>`` on ``postgresql://postgres@127.0.0.1:5432``, created for
+this run and dropped after it, so that parallel runs never meet).  Without a reachable server the PostgreSQL half is
 skipped with a visible reason, except under CI (``CI`` set), where its
 absence fails the run.
 """
@@ -29,7 +29,10 @@ from sqlalchemy.orm import Session
 from placement.db import make_engine
 from placement.migrate import upgrade
 
-POSTGRES_URL = os.environ.get("PRAKTIK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/praktik_test")
+POSTGRES_URL = os.environ.get(
+    "PRAKTIK_TEST_POSTGRES_URL", f"postgresql://postgres@127.0.0.1:5432/praktik_test_{os.getpid()}"
+)
+OWN_POSTGRES_DATABASE = "PRAKTIK_TEST_POSTGRES_URL" not in os.environ
 DATABASES = ["sqlite", "postgresql"]
 
 
@@ -53,6 +56,16 @@ def _prepare_postgres(url: str) -> None:
             conn.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
+
+
+def _drop_postgres(url: str) -> None:
+    target = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def postgres_or_skip(url: str = POSTGRES_URL) -> None:
@@ -84,6 +97,8 @@ def engine(database_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+    if database_url == POSTGRES_URL and OWN_POSTGRES_DATABASE:
+        _drop_postgres(database_url)
 
 
 @pytest.fixture
