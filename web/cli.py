@@ -100,13 +100,7 @@ def demo(host: str, port: int, database: Path | None, no_serve: bool) -> None:
     upgrade(app.extensions["praktik.engine"])
     with _transaction(app) as session:
         summary = demo.load_demo_region(session)
-        codes = [p.code for p in summary.periods] if hasattr(summary, "periods") else None
-        rounds.create_round(
-            session,
-            "PRAO åk 8 2026/27",
-            codes or _all_period_codes(session),
-            actor=audit.CLI,
-        )
+        rounds.create_round(session, "PRAO åk 8 2026/27", [p.code for p in summary.periods], actor=audit.CLI)
     click.echo(f"Demo region loaded into {path}.")
     click.echo(str(summary))
     click.echo("\nDemo logins:")
@@ -115,14 +109,6 @@ def demo(host: str, port: int, database: Path | None, no_serve: bool) -> None:
     if not no_serve:
         click.echo(f"\nServing on http://{host}:{port}/ (Ctrl+C stops)")
         app.run(host=host, port=port, debug=False, use_reloader=False)
-
-
-def _all_period_codes(session: Session) -> list[str]:
-    from sqlalchemy import select
-
-    from placement.models import Period
-
-    return list(session.scalars(select(Period.code).order_by(Period.start_date)))
 
 
 @main.command()
