@@ -131,7 +131,8 @@ def app(engine: Engine, db_session: Session) -> Iterator[Flask]:
     db.configure(bind=db_session.connection(), join_transaction_mode="create_savepoint")
     yield application
     db.remove()
-    db.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+    db.session_factory.kw.pop("join_transaction_mode", None)
+    db.configure(bind=engine)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+import solver
 from placement import models as m
 from placement.db import make_engine
 from placement.enums import GeoStatus, Sector
@@ -99,3 +100,28 @@ def test_geocode_needs_a_user_agent(sqlite_file: Engine, monkeypatch: pytest.Mon
     result = CliRunner().invoke(main, ["geocode"])
     assert result.exit_code == 2
     assert "PRAKTIK_GEOCODER_USER_AGENT" in result.output
+
+
+def test_demo_region_exports_a_round_the_solver_accepts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "demo.sqlite"
+    result = run("demo", "--no-serve", "--database", str(database))
+    assert result.exit_code == 0, result.output
+    assert "samordnare@demo.praktik.se" in result.output
+    assert "13 municipalities, 40 schools" in result.output
+
+    monkeypatch.setenv("PRAKTIK_DATABASE_URL", f"sqlite:///{database}")
+    out = tmp_path / "round.json"
+    result = run("export-round", "1", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text(encoding="utf-8"))
+    instance = solver.load_instance(document)  # raises with every problem if the file breaks the format
+    assert len(instance.students) > 4000
+    assert {p.id for p in instance.periods} == {"w45", "w07", "w16"}
+    assert all(student["school"] for student in document["students"])
+
+    solved = tmp_path / "result.json"
+    result = run("solve", str(out), "-o", str(solved))
+    assert result.exit_code == 0, result.output
+    outcome = solver.result_from_dict(json.loads(solved.read_text(encoding="utf-8")))
+    assert solver.check(instance, outcome) == []
+    assert outcome.metrics.placed == outcome.placed_max
