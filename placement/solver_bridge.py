@@ -25,7 +25,7 @@ class SolveFailed(PlacementError):
     """The solver crashed, was killed, overran its time, or returned something invalid."""
 
 
-def _child(
+def _child(  # pragma: no cover  (runs in the child process; exercised by tests/placement/test_solving.py)
     conn: multiprocessing.connection.Connection,
     instance_doc: dict[str, Any],
     method: str,

@@ -17,9 +17,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_ge
 
 def _source_ids() -> set[str]:
     ids: set[str] = set()
-    for _filename, _lineno, message, _comments, _context in extract_from_dir(
-        ROOT / "web", METHODS, keywords=KEYWORDS
-    ):
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(ROOT / "web", METHODS, keywords=KEYWORDS):
         ids.add(message if isinstance(message, str) else message[0])
     return ids
 
