@@ -20,7 +20,10 @@ from placement.migrate import current_revision, heads, upgrade
 from placement.services import audit, rounds
 from tests import factories as f
 from tests.nominatim_stub import GOTEBORG, OSLO, NominatimStub, default_answers
+from web.app import create_app
 from web.cli import main
+from web.config import TEST_CONFIG
+from web.extensions import db
 
 
 @pytest.fixture
@@ -110,6 +113,11 @@ def test_demo_region_exports_a_round_the_solver_accepts(tmp_path: Path, monkeypa
     assert "13 municipalities, 40 schools" in result.output
 
     monkeypatch.setenv("PRAKTIK_DATABASE_URL", f"sqlite:///{database}")
+    page = create_app(TEST_CONFIG).test_client().get("/").get_data(as_text=True)
+    db.remove()
+    assert "Göteborg" in page
+    assert "Öckerö" in page
+
     out = tmp_path / "round.json"
     result = run("export-round", "1", "-o", str(out))
     assert result.exit_code == 0, result.output
