@@ -7,6 +7,7 @@ Foreign objects answer 404, not 403, so that ids cannot be probed
 from __future__ import annotations
 
 import logging
+
 from flask import Blueprint, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
