@@ -58,15 +58,16 @@ def changes(obj: Any, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     for name, value in fields.items():
         old = getattr(obj, name)
         if old != value:
-            before[name] = _plain(old)
-            after[name] = _plain(value)
+            before[name] = plain(old)
+            after[name] = plain(value)
             setattr(obj, name, value)
     return before, after
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A JSON-ready form of ``value`` (dates as ISO text)."""
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value

@@ -18,11 +18,11 @@ import numbers
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from placement import validation
 from placement.db import utcnow, violated_constraint
 from placement.enums import EmployerStatus, GeoStatus, Role
 from placement.errors import Conflict, ValidationError
@@ -133,15 +133,15 @@ def register_employer(
     """
     problems: list[str] = []
     label = f'employer "{name}"'
-    clean_name = _text(problems, label, "name", name, max_length=200)
-    clean_contact = _text(problems, label, "contact_name", contact_name, max_length=200)
-    clean_phone = _optional_text(problems, label, "phone", phone, max_length=40)
+    clean_name = validation.text(problems, label, "name", name, max_length=200)
+    clean_contact = validation.text(problems, label, "contact_name", contact_name, max_length=200)
+    clean_phone = validation.optional_text(problems, label, "phone", phone, max_length=40)
     try:
         clean_org = normalise_org_number(org_number)
     except ValidationError as exc:
         problems.extend(f"{label}: {p}" for p in exc.problems)
         clean_org = ""
-    email = _email(problems, label, "contact_email", contact_email)
+    email = validation.email(problems, label, "contact_email", contact_email)
     if len(password or "") < accounts.MIN_PASSWORD_LENGTH:
         problems.append(f"{label}: password must have at least {accounts.MIN_PASSWORD_LENGTH} characters")
     if problems:
@@ -299,8 +299,8 @@ def add_workplace(
     """Add a workplace.  With coordinates it is located (MANUAL); without, it waits for the geocoder (PENDING)."""
     label = f'workplace "{name}" of employer {employer.code}'
     problems: list[str] = []
-    clean_name = _text(problems, label, "name", name, max_length=200)
-    clean_address = _text(problems, label, "address", address, max_length=300)
+    clean_name = validation.text(problems, label, "name", name, max_length=200)
+    clean_address = validation.text(problems, label, "address", address, max_length=300)
     coordinates = _coordinates(problems, label, lat, lon)
     if problems:
         raise ValidationError(problems)
@@ -344,9 +344,9 @@ def update_workplace(session: Session, workplace: Workplace, *, actor: audit.Act
     problems: list[str] = []
     values: dict[str, Any] = {}
     if "name" in fields:
-        values["name"] = _text(problems, label, "name", fields["name"], max_length=200)
+        values["name"] = validation.text(problems, label, "name", fields["name"], max_length=200)
     if "address" in fields:
-        values["address"] = _text(problems, label, "address", fields["address"], max_length=300)
+        values["address"] = validation.text(problems, label, "address", fields["address"], max_length=300)
     if ("lat" in fields) != ("lon" in fields):
         problems.append(f"{label}: give lat and lon together")
     elif "lat" in fields:
@@ -368,36 +368,6 @@ def update_workplace(session: Session, workplace: Workplace, *, actor: audit.Act
 
 
 # --- helpers --------------------------------------------------------------------------------------------------------
-
-
-def _text(problems: list[str], label: str, field: str, value: object, *, max_length: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        problems.append(f"{label}: {field} is required")
-    elif len(text) > max_length:
-        problems.append(f"{label}: {field} is longer than {max_length} characters")
-    return text
-
-
-def _optional_text(problems: list[str], label: str, field: str, value: object, *, max_length: int) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return _text(problems, label, field, value, max_length=max_length)
-
-
-def _email(problems: list[str], label: str, field: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        problems.append(f"{label}: {field} is required")
-        return ""
-    try:
-        email = validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        problems.append(f'{label}: {field} "{value.strip()}" is not a valid e-mail address ({exc})')
-        return ""
-    if len(email) > 254:
-        problems.append(f"{label}: {field} is longer than 254 characters")
-    # Stored in lower case, so that the unique constraint also holds case-insensitively.
-    return email.lower()
 
 
 def _email_taken(session: Session, email: str) -> bool:

@@ -20,11 +20,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from placement import validation
 from placement.db import utcnow, violated_constraint
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, EmployerStatus, OfferKind, OfferStatus, Sector
 from placement.errors import CapacityExceeded, Conflict, ValidationError
@@ -418,7 +418,7 @@ def _validated(problems: list[str], label: str, employer: Employer, fields: Mapp
     values: dict[str, Any] = {}
     for name, value in fields.items():
         if name == "title":
-            values[name] = _text(problems, label, name, value, max_length=200)
+            values[name] = validation.text(problems, label, name, value, max_length=200)
         elif name == "description":
             if not isinstance(value, str):
                 problems.append(f"{label}: description must be text")
@@ -438,9 +438,11 @@ def _validated(problems: list[str], label: str, employer: Employer, fields: Mapp
         elif name == "requirements":
             values[name] = _requirements(problems, label, value)
         elif name in ("supervisor_name", "supervisor_phone"):
-            values[name] = _optional_text(problems, label, name, value, max_length=200 if name.endswith("name") else 40)
+            values[name] = validation.optional_text(
+                problems, label, name, value, max_length=200 if name.endswith("name") else 40
+            )
         elif name == "supervisor_email":
-            values[name] = _optional_email(problems, label, name, value)
+            values[name] = validation.optional_email(problems, label, name, value)
         elif name == "workplace":
             if not isinstance(value, Workplace):
                 problems.append(f"{label}: workplace must be a workplace")
@@ -470,31 +472,3 @@ def _requirements(problems: list[str], label: str, value: object) -> list[str]:
         elif clean not in tags:
             tags.append(clean)
     return tags
-
-
-def _text(problems: list[str], label: str, field: str, value: object, *, max_length: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        problems.append(f"{label}: {field} is required")
-    elif len(text) > max_length:
-        problems.append(f"{label}: {field} is longer than {max_length} characters")
-    return text
-
-
-def _optional_text(problems: list[str], label: str, field: str, value: object, *, max_length: int) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return _text(problems, label, field, value, max_length=max_length)
-
-
-def _optional_email(problems: list[str], label: str, field: str, value: object) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
-        problems.append(f"{label}: {field} must be text")
-        return None
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        problems.append(f'{label}: {field} "{value.strip()}" is not a valid e-mail address ({exc})')
-        return None

@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from placement import validation
 from placement.db import utcnow, violated_constraint
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES
 from placement.errors import Conflict, ValidationError
@@ -56,7 +57,7 @@ def create_period(
         "period.create",
         "period",
         period.id,
-        after=_plain(values),
+        after={key: audit.plain(value) for key, value in values.items()},
     )
     session.flush()
     logger.info("Period %s created by %s", period.code, actor.label)
@@ -150,7 +151,7 @@ def create_preference_window(
         "preference_window.create",
         "preference_window",
         window.id,
-        after=_plain(values),
+        after={key: audit.plain(value) for key, value in values.items()},
     )
     session.flush()
     logger.info("Preference window %s created by %s", window.id, actor.label)
@@ -194,8 +195,8 @@ def current_window(session: Session, now: dt.datetime | None = None) -> Preferen
 def _period_values(label: str, fields: dict[str, Any]) -> dict[str, Any]:
     problems: list[str] = []
     values: dict[str, Any] = {
-        "code": _text(problems, label, "code", fields["code"], max_length=20),
-        "name": _text(problems, label, "name", fields["name"], max_length=120),
+        "code": validation.text(problems, label, "code", fields["code"], max_length=20),
+        "name": validation.text(problems, label, "name", fields["name"], max_length=120),
     }
     for name in ("start_date", "end_date"):
         value = fields[name]
@@ -231,7 +232,7 @@ def _flush_period(session: Session, period: Period) -> None:
 
 def _window_values(label: str, fields: dict[str, Any]) -> dict[str, Any]:
     problems: list[str] = []
-    values: dict[str, Any] = {"name": _text(problems, label, "name", fields["name"], max_length=200)}
+    values: dict[str, Any] = {"name": validation.text(problems, label, "name", fields["name"], max_length=200)}
     for name in ("opens_at", "closes_at"):
         value = fields[name]
         if not isinstance(value, dt.datetime) or value.tzinfo is None or value.utcoffset() is None:
@@ -250,16 +251,3 @@ def _window_values(label: str, fields: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ValidationError(problems)
     return values
-
-
-def _text(problems: list[str], label: str, field: str, value: object, *, max_length: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        problems.append(f"{label}: {field} is required")
-    elif len(text) > max_length:
-        problems.append(f"{label}: {field} is longer than {max_length} characters")
-    return text
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in values.items()}

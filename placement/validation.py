@@ -1,0 +1,54 @@
+"""Field checks shared by the services.
+
+Each check appends a message naming the record and the field to ``problems``
+and returns the cleaned value, so that a service can report every problem of
+its input at once before it writes anything.
+"""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+
+MAX_EMAIL = 254
+
+
+def text(problems: list[str], label: str, field: str, value: object, *, max_length: int) -> str:
+    cleaned = value.strip() if isinstance(value, str) else ""
+    if not cleaned:
+        problems.append(f"{label}: {field} is required")
+    elif len(cleaned) > max_length:
+        problems.append(f"{label}: {field} is longer than {max_length} characters")
+    return cleaned
+
+
+def optional_text(problems: list[str], label: str, field: str, value: object, *, max_length: int) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return text(problems, label, field, value, max_length=max_length)
+
+
+def email(problems: list[str], label: str, field: str, value: object) -> str:
+    """A required e-mail address, normalised and in lower case (unique constraints hold case-insensitively)."""
+    found = optional_email(problems, label, field, value)
+    if found is None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            problems.append(f"{label}: {field} is required")
+        return ""
+    return found.lower()
+
+
+def optional_email(problems: list[str], label: str, field: str, value: object) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{label}: {field} must be text")
+        return None
+    try:
+        normalised = validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        problems.append(f'{label}: {field} "{value.strip()}" is not a valid e-mail address ({exc})')
+        return None
+    if len(normalised) > MAX_EMAIL:
+        problems.append(f"{label}: {field} is longer than {MAX_EMAIL} characters")
+        return None
+    return normalised
