@@ -1,0 +1,176 @@
+"""``solve``: from an instance (and optionally the previous result) to a result."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from solver.baselines import deferred_acceptance, first_come_first_served
+from solver.equity import dimensions, need_weights
+from solver.explain import explain
+from solver.flow import FlowOutcome, maximum_placements
+from solver.incremental import moves, plan
+from solver.model import Instance
+from solver.network import Network, build_network
+from solver.optimal import CostModel, Stays, optimise
+from solver.result import METHODS, Assignment, Move, Result, Unassigned, compute_metrics
+
+logger = logging.getLogger(__name__)
+
+
+def solve(
+    instance: Instance,
+    method: str = "optimal",
+    previous: Result | None = None,
+    *,
+    seed: int | None = None,
+    time_limit_s: float | None = None,
+) -> Result:
+    """Allocate the round.
+
+    ``method`` is ``optimal`` (default), ``mcf`` (plain rank-squared min-cost
+    flow, the efficiency reference), ``da`` or ``fcfs`` (baselines).  With
+    ``previous``, the round is incremental: see :mod:`solver.incremental`.
+    ``seed`` and ``time_limit_s`` override the policy.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if previous is not None and method not in ("optimal", "mcf"):
+        raise ValueError("incremental rounds (previous=...) use method optimal or mcf")
+    policy = instance.policy
+    if seed is not None or time_limit_s is not None:
+        policy = replace(
+            policy,
+            seed=policy.seed if seed is None else seed,
+            time_limit_s=policy.time_limit_s if time_limit_s is None else time_limit_s,
+        )
+        instance = replace(instance, policy=policy)
+    started = time.perf_counter()
+    deadline = started + policy.time_limit_s
+    net = build_network(instance)
+    warnings = list(instance.warnings) + net.warnings
+    calibration: dict[str, Any] | None = None
+    move_list: list[Move] | None = None
+    locked = int((net.locked_slot >= 0).sum())
+    if previous is not None:
+        the_plan = plan(net, previous)
+        warnings.extend(the_plan.warnings)
+        outcome, calibration = _incremental(net, method, previous, the_plan.stays, policy.seed)
+        finished = calibration["lexicographic"] != "uncertified"
+        placed_max = locked + outcome.placed
+        move_list = moves(net, the_plan, _final_slots(net, outcome))
+    elif method in ("optimal", "mcf"):
+        outcome, calibration, finished = optimise(net, method, policy.seed, deadline)
+        placed_max = locked + outcome.placed
+    else:
+        runner = deferred_acceptance if method == "da" else first_come_first_served
+        outcome = runner(net, policy.seed)
+        finished = False  # baselines are not optimised: reported as "feasible"
+        placed_max = locked + maximum_placements(net)
+    result = _assemble(
+        net,
+        method=method,
+        outcome=outcome,
+        warnings=warnings,
+        placed_max=placed_max,
+        finished=finished,
+        started=started,
+        calibration=calibration,
+        move_list=move_list,
+    )
+    logger.info(
+        "solved %s with %s: %s of %s placed (max %s), status %s",
+        instance.name, method, result.metrics.placed, len(instance.students), placed_max, result.status,
+    )  # fmt: skip
+    return result
+
+
+def _incremental(
+    net: Network, method: str, previous: Result, stays: Stays, seed: int
+) -> tuple[FlowOutcome, dict[str, Any]]:
+    instance = net.instance
+    model = CostModel(net, seed, stays, top3=method != "mcf")
+    if method == "mcf":
+        weights = np.ones(net.n_students, dtype=np.float64)
+    else:
+        weights = need_weights(instance, instance.policy.fairness.need)
+        kept = (previous.calibration or {}).get("multipliers", {})
+        for dim in dimensions(instance):
+            table = kept.get(dim.name, {}) if isinstance(kept, dict) else {}
+            factors = np.array([float(table.get(label, 1.0)) for label in dim.labels], dtype=np.float64)
+            weights *= factors[dim.group_of]
+    outcome = model.solve(weights, share=True)
+    details: dict[str, Any] = {
+        "objective": "incremental: placed, then kept placements, then unranked, then preferences",
+        "lexicographic": model.mode,
+    }
+    multipliers = (previous.calibration or {}).get("multipliers")
+    if method != "mcf" and multipliers:
+        details["multipliers"] = multipliers
+    return outcome, details
+
+
+def _final_slots(net: Network, outcome: FlowOutcome) -> np.ndarray[Any, np.dtype[np.int64]]:
+    return np.where(net.locked_slot >= 0, net.locked_slot, outcome.slot_of)
+
+
+def _assemble(
+    net: Network,
+    *,
+    method: str,
+    outcome: FlowOutcome,
+    warnings: list[str],
+    placed_max: int,
+    finished: bool,
+    started: float,
+    calibration: dict[str, Any] | None,
+    move_list: list[Move] | None,
+) -> Result:
+    instance = net.instance
+    slots = _final_slots(net, outcome)
+    assignments: list[Assignment] = []
+    unassigned: list[Unassigned] = []
+    for i, student in enumerate(instance.students):
+        slot = int(slots[i])
+        if slot >= 0:
+            offer = instance.offers[int(net.slot_offer[slot])].id
+            assignments.append(
+                Assignment(student.id, offer, student.period, student.rank_of(offer), student.locked is not None)
+            )
+        else:
+            unassigned.append(Unassigned(student.id, _why_unplaced(net, i)))
+    status = "optimal" if finished else "feasible"
+    result = Result(
+        instance=instance.name,
+        method=method,
+        status=status,
+        assignments=tuple(assignments),
+        unassigned=tuple(unassigned),
+        warnings=tuple(warnings),
+        metrics=compute_metrics(instance, assignments),
+        placed_max=placed_max,
+        solve_seconds=0.0,
+        seed=instance.policy.seed,
+        moves=None if move_list is None else tuple(move_list),
+        calibration=calibration,
+    )
+    result = replace(result, explanations=explain(instance, result))
+    return replace(result, solve_seconds=time.perf_counter() - started)
+
+
+def _why_unplaced(net: Network, i: int) -> str:
+    instance = net.instance
+    student = instance.students[i]
+    ranked = int(net.r_start[i + 1] - net.r_start[i])
+    if not instance.policy.assign_unranked:
+        if ranked:
+            return "no eligible ranked offer with free capacity (unranked placements are off)"
+        return "no eligible ranked offer (unranked placements are off)"
+    radius = instance.radius_km(student)
+    if ranked or net.profile_of[i] >= 0:
+        return f"no eligible offer with free capacity within {radius:g} km"
+    return f"no eligible offer with a place in {student.period} within {radius:g} km"
