@@ -76,6 +76,13 @@ class RoundStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 class AssignmentStatus(enum.StrEnum):
     PROPOSED = "proposed"
     PUBLISHED = "published"

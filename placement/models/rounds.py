@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from placement.db import Base, created_at, enum_column, intpk, utcnow
-from placement.enums import AssignmentStatus, RoundStatus
+from placement.enums import AssignmentStatus, JobState, RoundStatus
 
 if TYPE_CHECKING:
     from placement.models.employers import Offer
@@ -112,6 +112,7 @@ class AllocationRound(Base):
 
 
 _ACTIVE = "status IN ('published', 'confirmed', 'locked')"
+_PROPOSAL = "status = 'proposed'"
 
 
 class Assignment(Base):
@@ -119,7 +120,25 @@ class Assignment(Base):
 
     __tablename__ = "assignment"
     __table_args__ = (
-        UniqueConstraint("round_id", "pupil_id", name="uq_assignment_round_id_pupil_id"),
+        # Per round and pupil: at most one proposal (a new round's placement, or a
+        # pending change of a published round) and at most one placement in force.
+        # Declined and withdrawn rows stay as history.
+        Index(
+            "uq_assignment_proposal_round_pupil",
+            "round_id",
+            "pupil_id",
+            unique=True,
+            sqlite_where=text(_PROPOSAL),
+            postgresql_where=text(_PROPOSAL),
+        ),
+        Index(
+            "uq_assignment_active_round_pupil",
+            "round_id",
+            "pupil_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE),
+            postgresql_where=text(_ACTIVE),
+        ),
         CheckConstraint("rank IS NULL OR rank >= 1", name="rank_positive"),
         # At most one assignment in force per pupil and period, across rounds.
         Index(
@@ -142,6 +161,10 @@ class Assignment(Base):
     rank: Mapped[int | None]
     status: Mapped[AssignmentStatus] = enum_column(AssignmentStatus, default=AssignmentStatus.PROPOSED)
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    #: Why an incremental round proposes this placement (the solver's move reason).
+    move_reason: Mapped[str | None] = mapped_column(String(300))
+    #: When the employer confirmed or declined.
+    answered_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -152,3 +175,75 @@ class Assignment(Base):
 
     def __repr__(self) -> str:
         return f"<Assignment round={self.round_id} pupil={self.pupil_id} offer={self.offer_id} {self.status.value}>"
+
+
+class ManualPlacement(Base):
+    """A pupil the coordinator places by hand: the solver leaves them out of the round."""
+
+    __tablename__ = "manual_placement"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("allocation_round.id", ondelete="CASCADE"), primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupil.id", ondelete="CASCADE"), primary_key=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[created_at]
+
+    pupil: Mapped[Pupil] = relationship()
+
+
+_LIVE_JOB = "state IN ('queued', 'running')"
+
+
+class SolveJob(Base):
+    """One solve of a round in a background worker process, with its progress.
+
+    The worker writes ``heartbeat_at`` every few seconds; a running job whose
+    heartbeat stops is found dead and failed by :func:`placement.services.jobs.reap`.
+    """
+
+    __tablename__ = "solve_job"
+    __table_args__ = (
+        # One live solve per round at a time.
+        Index(
+            "uq_solve_job_live_round",
+            "round_id",
+            unique=True,
+            sqlite_where=text(_LIVE_JOB),
+            postgresql_where=text(_LIVE_JOB),
+        ),
+    )
+
+    id: Mapped[intpk]
+    round_id: Mapped[int] = mapped_column(ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
+    #: ``initial`` (a draft or proposed round) or ``incremental`` (changes to a published round).
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[JobState] = enum_column(JobState, default=JobState.QUEUED)
+    progress: Mapped[str | None] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None]
+    host: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+    round: Mapped[AllocationRound] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<SolveJob {self.id} round={self.round_id} {self.state.value}>"
+
+
+class RoundArtifact(Base):
+    """The instance a round was solved from and the result, kept verbatim for audit."""
+
+    __tablename__ = "round_artifact"
+
+    id: Mapped[intpk]
+    round_id: Mapped[int] = mapped_column(ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("solve_job.id", ondelete="SET NULL"))
+    #: ``instance`` or ``result``.
+    kind: Mapped[str] = mapped_column(String(20))
+    #: Canonical JSON text (sorted keys), hashed in ``sha256``.
+    body: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[created_at]

@@ -12,14 +12,15 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from placement.enums import (
     ACTIVE_ASSIGNMENT_STATUSES,
+    AssignmentStatus,
     EmployerStatus,
     OfferKind,
     OfferStatus,
@@ -29,6 +30,7 @@ from placement.models import (
     AllocationRound,
     Assignment,
     Employer,
+    ManualPlacement,
     Offer,
     OfferCapacity,
     Period,
@@ -42,6 +44,8 @@ from placement.services import audit
 logger = logging.getLogger(__name__)
 
 INSTANCE_FORMAT = "praktik-instance/1"
+
+T = TypeVar("T")
 
 DEFAULT_POLICY: dict[str, Any] = {
     "max_distance_km": 20,
@@ -132,7 +136,7 @@ def pupil_id_of(student: str) -> int:
     return int(student.removeprefix("P"))
 
 
-def build_instance(session: Session, allocation_round: AllocationRound) -> InstanceBuild:
+def build_instance(session: Session, allocation_round: AllocationRound, *, incremental: bool = False) -> InstanceBuild:
     """Build the round's ``praktik-instance/1`` document from the database.
 
     Pupils are those whose class goes on placement in one of the round's
@@ -141,7 +145,12 @@ def build_instance(session: Session, allocation_round: AllocationRound) -> Insta
     self-arranged offers of the round's pupils.  A pupil's preference for an
     offer that is left out is dropped and reported in ``notes``.  A pupil
     holding an assignment in force for the period (confirmed, locked or
-    published in an earlier round) or a self-arranged placement is ``locked``.
+    published in an earlier round, or locked in this one) or a self-arranged
+    placement is ``locked``.  With ``incremental`` (changes to a published
+    round), this round's published placements are not locked: they are the
+    previous result (:func:`previous_result`) the solver tries to keep.  Offers
+    that declined a pupil are the pupil's ``excluded_offers``; pupils the
+    coordinator places by hand are left out unless they hold a locked placement.
     """
     periods = {p.id: p for p in allocation_round.periods}
     if not periods:
@@ -161,23 +170,30 @@ def build_instance(session: Session, allocation_round: AllocationRound) -> Insta
     pupil_ids = [p.id for p in pupils]
 
     preferences: dict[int, list[Preference]] = defaultdict(list)
-    for chunk in _chunks(pupil_ids):
+    for chunk in chunks(pupil_ids):
         for pref in session.scalars(
             select(Preference).where(Preference.pupil_id.in_(chunk)).order_by(Preference.pupil_id, Preference.rank)
         ):
             preferences[pref.pupil_id].append(pref)
 
     in_force: dict[int, Assignment] = {}
-    for chunk in _chunks(pupil_ids):
+    declined: dict[int, set[int]] = defaultdict(set)
+    own_fixed = (AssignmentStatus.CONFIRMED, AssignmentStatus.LOCKED) if incremental else (AssignmentStatus.LOCKED,)
+    for chunk in chunks(pupil_ids):
         for assignment in session.scalars(
             select(Assignment).where(
                 Assignment.pupil_id.in_(chunk),
                 Assignment.period_id.in_(periods),
-                Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
-                Assignment.round_id != allocation_round.id,
+                Assignment.status.in_((*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.DECLINED)),
             )
         ):
-            in_force[assignment.pupil_id] = assignment
+            if assignment.status is AssignmentStatus.DECLINED:
+                declined[assignment.pupil_id].add(assignment.offer_id)
+            elif assignment.round_id != allocation_round.id or assignment.status in own_fixed:
+                in_force[assignment.pupil_id] = assignment
+    manual = set(
+        session.scalars(select(ManualPlacement.pupil_id).where(ManualPlacement.round_id == allocation_round.id))
+    )
 
     catalogue = list(
         session.scalars(
@@ -229,9 +245,17 @@ def build_instance(session: Session, allocation_round: AllocationRound) -> Insta
     if problems:
         raise ValidationError(problems)
 
+    excluded_codes = {
+        o.id: o.code
+        for o in session.scalars(select(Offer).where(Offer.id.in_({i for ids in declined.values() for i in ids})))
+    }
     students: list[dict[str, Any]] = []
     for pupil in pupils:
         period = periods[pupil.school_class.period_id]  # type: ignore[index]
+        locked = locked_offer.get(pupil.id)
+        if pupil.id in manual and locked is None:
+            notes.append(f"pupil {student_id(pupil.id)}: left out, the coordinator places this pupil by hand")
+            continue
         ranked: list[str] = []
         for pref in preferences[pupil.id]:
             ranked_offer = offers.get(pref.offer_id)
@@ -241,19 +265,19 @@ def build_instance(session: Session, allocation_round: AllocationRound) -> Insta
                 )
             else:
                 ranked.append(ranked_offer.code)
-        locked = locked_offer.get(pupil.id)
-        students.append(
-            {
-                "id": student_id(pupil.id),
-                "school": schools[pupil.school_id].code,
-                "period": period.code,
-                "gender": pupil.gender.value if pupil.gender else None,
-                "age": pupil.age_on(period.start_date),
-                "preferences": ranked,
-                "attributes": sorted(pupil.attributes or []),
-                "locked": locked.code if locked is not None else None,
-            }
-        )
+        student: dict[str, Any] = {
+            "id": student_id(pupil.id),
+            "school": schools[pupil.school_id].code,
+            "period": period.code,
+            "gender": pupil.gender.value if pupil.gender else None,
+            "age": pupil.age_on(period.start_date),
+            "preferences": ranked,
+            "attributes": sorted(pupil.attributes or []),
+            "locked": locked.code if locked is not None else None,
+        }
+        if declined[pupil.id]:
+            student["excluded_offers"] = sorted(excluded_codes[i] for i in declined[pupil.id])
+        students.append(student)
 
     instance = {
         "format": INSTANCE_FORMAT,
@@ -292,7 +316,7 @@ def _offer_document(offer: Offer, periods: dict[int, Period]) -> dict[str, Any]:
     return document
 
 
-def _chunks(ids: list[int], size: int = 900) -> Iterable[list[int]]:
+def chunks(ids: Sequence[T], size: int = 900) -> Iterable[list[T]]:
     """Split id lists for IN clauses (SQLite allows a limited number of parameters)."""
     for start in range(0, len(ids), size):
-        yield ids[start : start + size]
+        yield list(ids[start : start + size])

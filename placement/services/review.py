@@ -1,0 +1,172 @@
+"""The figures a coordinator reviews before publishing, computed from the stored placements.
+
+Everything is measured on the round's current placements in the database
+(after any adjustment), over the pupils of the instance the round was last
+solved from; the group measures (school, gender, need tercile) use the
+solver's own definitions (:func:`solver.compare.summarise`) so that they are
+comparable with the baselines computed on the same instance when the round
+was solved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import solver
+from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
+from placement.errors import NotFound
+from placement.models import AllocationRound, Assignment, Offer
+from placement.services import rounds, solving
+from solver.compare import MethodSummary, summarise
+from solver.result import compute_metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class RankRow:
+    label: str
+    """``1``..``n``, ``unranked``, ``locked`` or ``unplaced``."""
+    count: int
+    share: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Review:
+    round_id: int
+    students: int
+    placed: int
+    placed_max: int
+    locked: int
+    unranked: int
+    ranks: list[RankRow]
+    summary: MethodSummary
+    """The current placements, measured like the baselines."""
+    baselines: dict[str, dict[str, Any]]
+    """Summaries (``MethodSummary.to_dict``) of the optimum as solved and of each baseline, by method."""
+    unplaced: list[str]
+    """Student ids without a placement."""
+
+    @property
+    def all_placeable_placed(self) -> bool:
+        return self.placed >= self.placed_max
+
+
+def current_result(session: Session, allocation_round: AllocationRound, instance: solver.Instance) -> solver.Result:
+    """The round's current placements as a solver result over ``instance``."""
+    rows = session.execute(
+        select(Assignment, Offer.code)
+        .join(Offer, Assignment.offer_id == Offer.id)
+        .where(
+            Assignment.round_id == allocation_round.id,
+            Assignment.status.in_((*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.PROPOSED)),
+        )
+    ).all()
+    by_student: dict[str, tuple[Assignment, str]] = {}
+    for assignment, code in rows:
+        sid = rounds.student_id(assignment.pupil_id)
+        held = by_student.get(sid)
+        # In a published round with pending changes, the placement in force counts.
+        if held is None or held[0].status is AssignmentStatus.PROPOSED:
+            by_student[sid] = (assignment, code)
+    placed: list[solver.Assignment] = []
+    unassigned: list[solver.Unassigned] = []
+    for student in instance.students:
+        got = by_student.get(student.id)
+        if got is not None:
+            assignment, code = got
+            locked = assignment.status is AssignmentStatus.LOCKED or student.locked == code
+            placed.append(solver.Assignment(student.id, code, student.period, assignment.rank, locked))
+        elif student.locked is not None:
+            placed.append(solver.Assignment(student.id, student.locked, student.period, None, True))
+        else:
+            unassigned.append(solver.Unassigned(student.id, "not placed"))
+    outcome = allocation_round.outcome or {}
+    return solver.Result(
+        instance=instance.name,
+        method="optimal",
+        status=str(outcome.get("status", "feasible")),
+        assignments=tuple(placed),
+        unassigned=tuple(unassigned),
+        warnings=(),
+        metrics=compute_metrics(instance, placed),
+        placed_max=int(outcome.get("bound", {}).get("placed_max", len(placed))),
+        solve_seconds=float(outcome.get("solve_seconds", 0.0)),
+    )
+
+
+def solved_instance(session: Session, round_id: int) -> solver.Instance:
+    artifact = solving.latest_artifact(session, round_id, "instance")
+    if artifact is None:
+        raise NotFound(f"round {round_id} has not been solved yet")
+    return solver.load_instance(json.loads(artifact.body))
+
+
+def round_review(session: Session, round_id: int) -> Review:
+    allocation_round = rounds.get_round(session, round_id)
+    instance = solved_instance(session, round_id)
+    result = current_result(session, allocation_round, instance)
+    metrics = result.metrics
+    counts: Counter[str] = Counter()
+    for a in result.assignments:
+        counts["locked" if a.locked else "unranked" if a.rank is None else str(a.rank)] += 1
+    n = metrics.students
+    longest = max((len(s.preferences) for s in instance.students), default=0)
+    labels = [str(k) for k in range(1, longest + 1)] + ["unranked", "locked"]
+    ranks = [RankRow(label, counts[label], counts[label] / n if n else 0.0) for label in labels]
+    unplaced = [u.student for u in result.unassigned]
+    ranks.append(RankRow("unplaced", len(unplaced), len(unplaced) / n if n else 0.0))
+    return Review(
+        round_id=round_id,
+        students=n,
+        placed=metrics.placed,
+        placed_max=result.placed_max,
+        locked=metrics.locked,
+        unranked=metrics.unranked,
+        ranks=ranks,
+        summary=summarise(instance, result),
+        baselines=dict((allocation_round.outcome or {}).get("comparison") or {}),
+        unplaced=unplaced,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PupilStory:
+    """Why a pupil got what they got."""
+
+    student: str
+    preferences: list[str]
+    placement: solver.Assignment | None
+    explanations: list[solver.Explanation]
+    unplaced_reason: str | None
+    manual: bool
+
+
+def pupil_story(session: Session, round_id: int, pupil_id: int) -> PupilStory:
+    """For each offer the pupil ranked above their placement: full (with whom) or why not eligible."""
+    allocation_round = rounds.get_round(session, round_id)
+    instance = solved_instance(session, round_id)
+    sid = rounds.student_id(pupil_id)
+    student = next((s for s in instance.students if s.id == sid), None)
+    from placement.services.assignments import manual_pupils
+
+    manual = any(mp.pupil_id == pupil_id for mp in manual_pupils(session, round_id))
+    if student is None:
+        if manual:
+            return PupilStory(sid, [], None, [], "the coordinator places this pupil by hand", True)
+        raise NotFound(f"pupil {sid} is not in round {round_id}")
+    result = current_result(session, allocation_round, instance)
+    placement = result.assignment_map().get(sid)
+    explanations = solver.explain(instance, result, sid).get(sid, ())
+    reason = None
+    if placement is None:
+        stored = solving.latest_artifact(session, round_id, "result")
+        if stored is not None:
+            doc = json.loads(stored.body)
+            reason = next((u["reason"] for u in doc.get("unassigned", []) if u["student"] == sid), None)
+        reason = reason or "not placed"
+    return PupilStory(sid, list(student.preferences), placement, list(explanations), reason, manual)

@@ -1,0 +1,265 @@
+"""A round after the solver: jobs, review figures, adjustments, publication, answers and changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from placement import models as m
+from placement.db import utcnow
+from placement.enums import AssignmentStatus, Gender, JobState, RoundStatus, Sector
+from placement.errors import CapacityExceeded, Conflict, NotEligible, ValidationError
+from placement.services import assignments, audit, jobs, review, rounds
+from placement.solver_bridge import SolveFailed
+from tests import factories as f
+
+CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+COORDINATOR = audit.Actor("user:1")
+
+
+@pytest.fixture
+def make_session(db_session: Session) -> sessionmaker[Session]:
+    return sessionmaker(bind=db_session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+def _world(session: Session) -> tuple[m.AllocationRound, list[m.Pupil], list[m.Offer]]:
+    """Six pupils of two schools, three offers of two places; everyone ranks all three."""
+    w45 = f.period(session, code="w45", start_date=dt.date(2026, 11, 2))
+    schools = [f.school(session, code="S01", lat=57.70, lon=11.97), f.school(session, code="S02", lat=57.71, lon=11.96)]
+    offers = [
+        f.offer(session, sector=Sector.IT, places={w45: 2}, risk_assessment_confirmed_at=CONFIRMED, code=f"O{n:04d}")
+        for n in range(1, 4)
+    ]
+    offers[2].min_age = 16  # nobody is old enough: the third offer stays empty
+    pupils = []
+    for n in range(4):
+        klass = f.school_class(session, school=schools[n % 2], period=w45)
+        pupil = f.pupil(session, school_class=klass, gender=Gender.FEMALE if n % 2 else Gender.MALE)
+        for rank, offer in enumerate(offers[n % 2 :] + offers[: n % 2], start=1):
+            session.add(m.Preference(pupil=pupil, offer=offer, rank=rank))
+        pupils.append(pupil)
+    session.flush()
+    allocation_round = rounds.create_round(session, "Höst", ["w45"], actor=audit.CLI, policy={"time_limit_s": 20})
+    return allocation_round, pupils, offers
+
+
+def _solve(session: Session, make_session: sessionmaker[Session], round_id: int) -> m.SolveJob:
+    job = jobs.enqueue(session, round_id, actor=COORDINATOR)
+    state = jobs.run_job(make_session, job.id, heartbeat_s=None)
+    session.expire_all()
+    assert state is JobState.SUCCEEDED, session.get(m.SolveJob, job.id).error  # type: ignore[union-attr]
+    return job
+
+
+def _rows(session: Session, round_id: int, *statuses: AssignmentStatus) -> dict[int, m.Assignment]:
+    query = select(m.Assignment).where(m.Assignment.round_id == round_id)
+    if statuses:
+        query = query.where(m.Assignment.status.in_(statuses))
+    return {a.pupil_id: a for a in session.scalars(query)}
+
+
+def test_a_job_solves_the_round_with_baselines_and_artifacts(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+    allocation_round, pupils, _ = _world(db_session)
+    job = _solve(db_session, make_session, allocation_round.id)
+    db_session.refresh(allocation_round)
+    assert allocation_round.status is RoundStatus.PROPOSED
+    assert set(allocation_round.outcome["comparison"]) == {"optimal", "da", "fcfs"}  # type: ignore[index]
+    kinds = sorted(a.kind for a in db_session.scalars(select(m.RoundArtifact).where(m.RoundArtifact.job_id == job.id)))
+    assert kinds == ["instance", "result"]
+    assert len(_rows(db_session, allocation_round.id, AssignmentStatus.PROPOSED)) == len(pupils)
+    done = db_session.get(m.SolveJob, job.id)
+    assert done is not None
+    assert done.state is JobState.SUCCEEDED
+    assert done.finished_at is not None
+
+
+def test_a_second_solve_while_one_is_live_is_refused(db_session: Session) -> None:
+    allocation_round, _, _ = _world(db_session)
+    jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
+    with pytest.raises(Conflict, match="already being solved"):
+        jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
+
+
+def test_a_failing_solver_fails_job_and_round_and_writes_nothing(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+    allocation_round, _, _ = _world(db_session)
+    job = jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise SolveFailed("the solver process ended unexpectedly (exit code -9)")
+
+    assert jobs.run_job(make_session, job.id, solve=broken, heartbeat_s=None) is JobState.FAILED
+    db_session.expire_all()
+    assert allocation_round.status is RoundStatus.FAILED
+    assert "exit code -9" in (allocation_round.error or "")
+    assert _rows(db_session, allocation_round.id) == {}
+    failed = db_session.get(m.SolveJob, job.id)
+    assert failed is not None
+    assert failed.state is JobState.FAILED
+    # The coordinator starts again, and it works.
+    _solve(db_session, make_session, allocation_round.id)
+    assert allocation_round.status is RoundStatus.PROPOSED
+
+
+def test_a_job_whose_worker_stopped_beating_is_reaped(db_session: Session) -> None:
+    allocation_round, _, _ = _world(db_session)
+    job = jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
+    long_ago = utcnow() - dt.timedelta(minutes=5)
+    job.state, job.pid, job.host, job.started_at, job.heartbeat_at = (
+        JobState.RUNNING,
+        None,
+        "elsewhere",
+        long_ago,
+        long_ago,
+    )
+    allocation_round.status = RoundStatus.SOLVING
+    db_session.flush()
+    assert jobs.reap(db_session) == [job.id]
+    db_session.refresh(job)
+    db_session.refresh(allocation_round)
+    assert job.state is JobState.FAILED
+    assert "no heartbeat" in (job.error or "")
+    assert allocation_round.status is RoundStatus.FAILED
+
+
+def test_review_figures_come_from_the_stored_placements(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+    allocation_round, pupils, _offers = _world(db_session)
+    _solve(db_session, make_session, allocation_round.id)
+    figures = review.round_review(db_session, allocation_round.id)
+    rows = _rows(db_session, allocation_round.id)
+    assert figures.students == 4
+    assert figures.placed == len(rows) == figures.placed_max == 4
+    by_rank = {r.label: r.count for r in figures.ranks}
+    assert by_rank["1"] == sum(1 for a in rows.values() if a.rank == 1)
+    assert sum(by_rank.values()) == 4
+    assert set(figures.summary.school.rates) == {"S01", "S02"}
+    # An adjustment shows at once: move a pupil from their first choice to the second.
+    pupil = pupils[0]
+    second = next(
+        p.offer.code
+        for p in db_session.scalars(
+            select(m.Preference).where(m.Preference.pupil_id == pupil.id, m.Preference.rank == 2)
+        )
+    )
+    holder = next(a for a in rows.values() if a.offer.code == second)
+    assignments.mark_manual(db_session, allocation_round.id, holder.pupil_id, actor=COORDINATOR)
+    assignments.move(db_session, allocation_round.id, pupil.id, second, actor=COORDINATOR)
+    after = {r.label: r.count for r in review.round_review(db_session, allocation_round.id).ranks}
+    assert after["2"] == by_rank["2"] + 1
+    assert after["unplaced"] == 1
+
+
+def test_a_move_is_checked_for_capacity_and_eligibility(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+    allocation_round, pupils, offers = _world(db_session)
+    _solve(db_session, make_session, allocation_round.id)
+    rows = _rows(db_session, allocation_round.id)
+    full = rows[pupils[1].id].offer.code
+    mover = next(p for p in pupils if rows[p.id].offer.code != full)
+    with pytest.raises(CapacityExceeded, match=f"cannot be placed at offer {full}: all 2 places in w45 are taken"):
+        assignments.move(db_session, allocation_round.id, mover.id, full, actor=COORDINATOR)
+    with pytest.raises(NotEligible, match="requires age 16"):
+        assignments.move(db_session, allocation_round.id, mover.id, offers[2].code, actor=COORDINATOR)
+    assert _rows(db_session, allocation_round.id)[mover.id].offer.code != full  # nothing changed
+
+
+def test_locks_survive_a_re_solve(db_session: Session, make_session: sessionmaker[Session]) -> None:
+    allocation_round, pupils, _offers = _world(db_session)
+    _solve(db_session, make_session, allocation_round.id)
+    rows = _rows(db_session, allocation_round.id)
+    # Pupil 0 goes to their second choice and is locked there; the re-solve keeps it.
+    pupil = pupils[0]
+    second = db_session.scalar(
+        select(m.Offer.code).join(m.Preference).where(m.Preference.pupil_id == pupil.id, m.Preference.rank == 2)
+    )
+    assert second is not None
+    other = next(a for a in rows.values() if a.offer.code == second and a.pupil_id != pupil.id)
+    assignments.mark_manual(db_session, allocation_round.id, other.pupil_id, actor=COORDINATOR)
+    assignments.move(db_session, allocation_round.id, pupil.id, second, actor=COORDINATOR, lock=True)
+    db_session.commit()
+    _solve(db_session, make_session, allocation_round.id)
+    again = _rows(db_session, allocation_round.id)
+    assert again[pupil.id].offer.code == second
+    assert again[pupil.id].status is AssignmentStatus.LOCKED
+    assert other.pupil_id not in again  # placed by hand: the solver left the pupil out
+
+
+def test_publish_answer_and_incremental_changes(db_session: Session, make_session: sessionmaker[Session]) -> None:
+    allocation_round, pupils, _offers = _world(db_session)
+    _solve(db_session, make_session, allocation_round.id)
+    with pytest.raises(ValidationError, match="confirm_deadline must lie in the future"):
+        assignments.publish(db_session, allocation_round.id, utcnow() - dt.timedelta(days=1), actor=COORDINATOR)
+    deadline = utcnow() + dt.timedelta(days=7)
+    assignments.publish(db_session, allocation_round.id, deadline, actor=COORDINATOR)
+    assignments.publish(db_session, allocation_round.id, deadline, actor=COORDINATOR)  # a second click: nothing
+    assert allocation_round.status is RoundStatus.PUBLISHED
+    rows = _rows(db_session, allocation_round.id)
+    assert {a.status for a in rows.values()} == {AssignmentStatus.PUBLISHED}
+    # Three employers' answers: two confirm, one declines.
+    confirmed = [rows[pupils[0].id], rows[pupils[1].id]]
+    for a in confirmed:
+        assignments.confirm(db_session, a, actor=COORDINATOR)
+    declined = rows[pupils[2].id]
+    with pytest.raises(ValidationError, match="reason is required"):
+        assignments.decline(db_session, declined, " ", actor=COORDINATOR)
+    assignments.decline(db_session, declined, "Vi har inte handledare den veckan", actor=COORDINATOR)
+    db_session.commit()
+    before = {a.pupil_id: a.offer_id for a in confirmed}
+
+    _solve(db_session, make_session, allocation_round.id)
+    changes = assignments.pending_changes(db_session, allocation_round.id)
+    moved = {c["pupil"]: c for c in changes}
+    assert pupils[2].id in moved
+    assert moved[pupils[2].id]["to"] not in (None, declined.offer.code)
+    assert "declined" in moved[pupils[2].id]["reason"] or moved[pupils[2].id]["from"] == declined.offer.code
+    assert all(p not in moved for p in before)  # confirmed placements are kept
+    assert allocation_round.status is RoundStatus.PUBLISHED  # nothing changes before acceptance
+
+    assert assignments.accept_changes(db_session, allocation_round.id, actor=COORDINATOR) == len(changes)
+    live = _rows(db_session, allocation_round.id, AssignmentStatus.PUBLISHED, AssignmentStatus.CONFIRMED)
+    assert live[pupils[2].id].offer.code == moved[pupils[2].id]["to"]
+    assert {p: live[p].offer_id for p in before} == before
+    assert assignments.pending_changes(db_session, allocation_round.id) == []
+    history = db_session.scalar(
+        select(func.count(m.Assignment.id)).where(
+            m.Assignment.pupil_id == pupils[2].id, m.Assignment.status == AssignmentStatus.DECLINED
+        )
+    )
+    assert history == 1
+    actions = set(db_session.scalars(select(m.AuditEvent.action)))
+    assert {"round.publish", "assignment.confirmed", "assignment.declined", "assignment.change"} <= actions
+
+
+def test_answers_after_the_deadline_are_refused(db_session: Session, make_session: sessionmaker[Session]) -> None:
+    allocation_round, pupils, _ = _world(db_session)
+    _solve(db_session, make_session, allocation_round.id)
+    assignments.publish(db_session, allocation_round.id, utcnow() + dt.timedelta(days=1), actor=COORDINATOR)
+    allocation_round.confirm_deadline = utcnow() - dt.timedelta(minutes=1)
+    row = _rows(db_session, allocation_round.id)[pupils[0].id]
+    with pytest.raises(Conflict, match="deadline to confirm passed"):
+        assignments.confirm(db_session, row, actor=COORDINATOR)
+
+
+def test_changes_computed_on_an_older_state_are_not_accepted(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+    allocation_round, pupils, _ = _world(db_session)
+    _solve(db_session, make_session, allocation_round.id)
+    assignments.publish(db_session, allocation_round.id, utcnow() + dt.timedelta(days=7), actor=COORDINATOR)
+    rows = _rows(db_session, allocation_round.id)
+    assignments.decline(db_session, rows[pupils[0].id], "Sjukdom", actor=COORDINATOR)
+    db_session.commit()
+    _solve(db_session, make_session, allocation_round.id)
+    assignments.decline(db_session, rows[pupils[1].id], "Flytt", actor=COORDINATOR)  # after the solve
+    with pytest.raises(Conflict, match="changed since the changes were computed"):
+        assignments.accept_changes(db_session, allocation_round.id, actor=COORDINATOR)
