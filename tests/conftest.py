@@ -150,3 +150,19 @@ def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
     )
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+@pytest.fixture
+def live_database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of its own whose commits are real: for worker processes and a live server."""
+    if db_kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'live.sqlite'}"
+    else:
+        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/praktik_live_{os.getpid()}"
+        postgres_or_skip(url)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    if db_kind == "postgresql":
+        _drop_postgres(url)

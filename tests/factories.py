@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from placement import models as m
 from placement.enums import EmployerStatus, Gender, GeoStatus, Role, Sector
+from placement.services import audit
+from placement.services.rounds import create_round
 
 _seq = itertools.count(1)
 
@@ -145,3 +147,27 @@ def user(session: Session, role: Role = Role.COORDINATOR, **kw: Any) -> m.User:
     session.add(obj)
     session.flush()
     return obj
+
+
+RISK_CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+
+
+def small_round(session: Session) -> tuple[m.AllocationRound, list[m.Pupil], list[m.Offer]]:
+    """Four pupils of two schools, three offers of two places; everyone ranks all three."""
+    w45 = period(session, code="w45", start_date=dt.date(2026, 11, 2))
+    schools = [school(session, code="S01", lat=57.70, lon=11.97), school(session, code="S02", lat=57.71, lon=11.96)]
+    offers = [
+        offer(session, sector=Sector.IT, places={w45: 2}, risk_assessment_confirmed_at=RISK_CONFIRMED, code=f"O{n:04d}")
+        for n in range(1, 4)
+    ]
+    offers[2].min_age = 16  # nobody is old enough: the third offer stays empty
+    pupils = []
+    for n in range(4):
+        klass = school_class(session, school=schools[n % 2], period=w45)
+        child = pupil(session, school_class=klass, gender=Gender.FEMALE if n % 2 else Gender.MALE)
+        for rank, chosen in enumerate(offers[n % 2 :] + offers[: n % 2], start=1):
+            session.add(m.Preference(pupil=child, offer=chosen, rank=rank))
+        pupils.append(child)
+    session.flush()
+    allocation_round = create_round(session, "Höst", ["w45"], actor=audit.CLI, policy={"time_limit_s": 20})
+    return allocation_round, pupils, offers

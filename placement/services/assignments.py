@@ -19,17 +19,27 @@ does nothing, never applied twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from placement.db import utcnow
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, NotFound, ValidationError
-from placement.models import AllocationRound, Assignment, ManualPlacement, Offer, Period, Preference, Pupil
+from placement.models import (
+    AllocationRound,
+    Assignment,
+    EmployerMembership,
+    ManualPlacement,
+    Offer,
+    Period,
+    Preference,
+    Pupil,
+)
 from placement.services import audit, rounds
 from placement.services.offers import places_in
 from placement.services.preferences import ineligibility
@@ -49,7 +59,7 @@ def _proposed_round(session: Session, round_id: int, what: str) -> AllocationRou
     return allocation_round
 
 
-def _pupil_in(session: Session, allocation_round: AllocationRound, pupil_id: int) -> tuple[Pupil, Period]:
+def pupil_in(session: Session, allocation_round: AllocationRound, pupil_id: int) -> tuple[Pupil, Period]:
     pupil = session.get(Pupil, pupil_id)
     if pupil is None:
         raise NotFound(f"pupil {rounds.student_id(pupil_id)} does not exist")
@@ -97,7 +107,7 @@ def move(
     With ``lock`` the placement is locked at once.
     """
     allocation_round = _proposed_round(session, round_id, "moving a pupil")
-    pupil, period = _pupil_in(session, allocation_round, pupil_id)
+    pupil, period = pupil_in(session, allocation_round, pupil_id)
     sid = rounds.student_id(pupil_id)
     offer = session.scalar(select(Offer).where(Offer.code == offer_code.strip()))
     if offer is None:
@@ -202,7 +212,7 @@ def mark_manual(session: Session, round_id: int, pupil_id: int, *, actor: audit.
     allocation_round = rounds.get_round(session, round_id)
     if allocation_round.status not in (RoundStatus.DRAFT, RoundStatus.PROPOSED, RoundStatus.FAILED):
         raise Conflict(f"round {round_id} is {allocation_round.status.value}; pupils can be marked before publication")
-    _pupil_in(session, allocation_round, pupil_id)
+    pupil_in(session, allocation_round, pupil_id)
     if session.get(ManualPlacement, (round_id, pupil_id)) is not None:
         return
     session.add(ManualPlacement(round_id=round_id, pupil_id=pupil_id, note=note.strip()[:500] or None))
@@ -465,3 +475,71 @@ def close(session: Session, round_id: int, *, actor: audit.Actor) -> AllocationR
     audit.record(session, actor, "round.close", "allocation_round", round_id, after={"status": "closed"})
     session.flush()
     return allocation_round
+
+
+@dataclasses.dataclass(frozen=True)
+class EmployerLine:
+    """What an employer sees of a pupil placed with it: name, school, class, dates, nothing more."""
+
+    assignment_id: int
+    pupil_name: str
+    school: str
+    class_name: str
+    offer_title: str
+    start: dt.date
+    end: dt.date
+    status: str
+    deadline: dt.datetime | None
+    deadline_passed: bool
+    decline_reason: str | None
+
+
+_EMPLOYER_VISIBLE = (
+    AssignmentStatus.PUBLISHED,
+    AssignmentStatus.CONFIRMED,
+    AssignmentStatus.LOCKED,
+    AssignmentStatus.DECLINED,
+)
+
+
+def _employer_query(user_id: int) -> Select[Any]:
+    return (
+        select(Assignment)
+        .join(Offer, Assignment.offer_id == Offer.id)
+        .join(EmployerMembership, EmployerMembership.employer_id == Offer.employer_id)
+        .join(AllocationRound, Assignment.round_id == AllocationRound.id)
+        .where(
+            EmployerMembership.user_id == user_id,
+            Assignment.status.in_(_EMPLOYER_VISIBLE),
+            AllocationRound.status.in_((RoundStatus.PUBLISHED, RoundStatus.CLOSED)),
+        )
+    )
+
+
+def for_employer_user(session: Session, user_id: int, assignment_id: int) -> Assignment | None:
+    """The placement if it is at an employer the user belongs to and has been published; else None."""
+    return session.scalars(_employer_query(user_id).where(Assignment.id == assignment_id)).first()
+
+
+def employer_placements(session: Session, user_id: int) -> list[EmployerLine]:
+    """The published placements at the user's employers: only pupils assigned to them."""
+    now = utcnow()
+    lines = []
+    for a in session.scalars(_employer_query(user_id).order_by(Assignment.period_id, Assignment.id)):
+        deadline = a.round.confirm_deadline
+        lines.append(
+            EmployerLine(
+                assignment_id=a.id,
+                pupil_name=f"{a.pupil.first_name} {a.pupil.last_name}",
+                school=a.pupil.school.name,
+                class_name=a.pupil.school_class.name,
+                offer_title=a.offer.title,
+                start=a.period.start_date,
+                end=a.period.end_date,
+                status=a.status.value,
+                deadline=deadline,
+                deadline_passed=deadline is not None and now > deadline,
+                decline_reason=a.decline_reason,
+            )
+        )
+    return lines

@@ -78,11 +78,15 @@ def enqueue(session: Session, round_id: int, *, actor: audit.Actor) -> SolveJob:
 
 
 def launch(job_id: int, database_url: str, *, log_path: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start a worker process for ``job_id``, detached from the caller (its own session and process group)."""
+    """Start a worker process for ``job_id`` in its own session and process group.
+
+    A daemon thread waits for it, so that a finished worker leaves no zombie
+    behind in the launching (web) process.
+    """
     env = dict(os.environ, PRAKTIK_DATABASE_URL=database_url)
     log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
     try:
-        return subprocess.Popen(  # noqa: S603  (our own interpreter and module, a numeric job id)
+        process = subprocess.Popen(  # noqa: S603  (our own interpreter and module, a numeric job id)
             [sys.executable, "-m", "placement.worker", str(job_id)],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -94,6 +98,9 @@ def launch(job_id: int, database_url: str, *, log_path: Path | None = None) -> s
     finally:
         if log_path is not None:
             log.close()  # type: ignore[union-attr]
+    threading.Thread(target=process.wait, name=f"praktik-worker-{job_id}", daemon=True).start()
+    logger.info("Solve job %s: worker process %s started", job_id, process.pid)
+    return process
 
 
 def live_job(session: Session, round_id: int) -> SolveJob | None:

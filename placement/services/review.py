@@ -170,3 +170,88 @@ def pupil_story(session: Session, round_id: int, pupil_id: int) -> PupilStory:
             reason = next((u["reason"] for u in doc.get("unassigned", []) if u["student"] == sid), None)
         reason = reason or "not placed"
     return PupilStory(sid, list(student.preferences), placement, list(explanations), reason, manual)
+
+
+@dataclasses.dataclass(frozen=True)
+class PupilLine:
+    pupil_id: int
+    student: str
+    name: str
+    school: str
+    class_name: str
+    offer_code: str | None
+    offer_title: str | None
+    rank: int | None
+    status: str | None
+    manual: bool
+    changed_to: str | None
+    """The offer a pending incremental change would move the pupil to."""
+
+
+FILTERS = ("all", "unplaced", "unranked", "not_first", "locked", "manual", "declined", "changes")
+
+
+def pupil_lines(
+    session: Session, round_id: int, *, query: str = "", show: str = "all", limit: int = 100, offset: int = 0
+) -> tuple[list[PupilLine], int]:
+    """The round's pupils with their placement, filtered and paged; returns the page and the number matching."""
+    from placement.models import Period, Pupil, School, SchoolClass
+    from placement.services.assignments import manual_pupils
+
+    allocation_round = rounds.get_round(session, round_id)
+    period_ids = [p.id for p in allocation_round.periods]
+    manual = {mp.pupil_id for mp in manual_pupils(session, round_id)}
+    rows = session.execute(
+        select(Pupil.id, Pupil.first_name, Pupil.last_name, School.name, SchoolClass.name)
+        .join(SchoolClass, Pupil.class_id == SchoolClass.id)
+        .join(School, Pupil.school_id == School.id)
+        .join(Period, SchoolClass.period_id == Period.id)
+        .where(Period.id.in_(period_ids))
+        .order_by(School.name, SchoolClass.name, Pupil.last_name, Pupil.first_name, Pupil.id)
+    ).all()
+    placed: dict[int, tuple[Assignment, Offer]] = {}
+    pending: dict[int, str] = {}
+    declined: set[int] = set()
+    for assignment, offer in session.execute(
+        select(Assignment, Offer).join(Offer, Assignment.offer_id == Offer.id).where(Assignment.round_id == round_id)
+    ).all():
+        if assignment.status is AssignmentStatus.DECLINED:
+            declined.add(assignment.pupil_id)
+        elif assignment.status is AssignmentStatus.WITHDRAWN:
+            continue
+        elif assignment.status is AssignmentStatus.PROPOSED and allocation_round.status.value == "published":
+            pending[assignment.pupil_id] = offer.code
+        else:
+            placed[assignment.pupil_id] = (assignment, offer)
+    needle = query.strip().casefold()
+    lines: list[PupilLine] = []
+    for pupil_id, first, last, school, klass in rows:
+        got = placed.get(pupil_id)
+        line = PupilLine(
+            pupil_id=pupil_id,
+            student=rounds.student_id(pupil_id),
+            name=f"{first} {last}",
+            school=school,
+            class_name=klass,
+            offer_code=got[1].code if got else None,
+            offer_title=got[1].title if got else None,
+            rank=got[0].rank if got else None,
+            status=got[0].status.value if got else None,
+            manual=pupil_id in manual,
+            changed_to=pending.get(pupil_id),
+        )
+        if needle and needle not in f"{line.name} {line.student} {school} {klass} {line.offer_code or ''}".casefold():
+            continue
+        keep = {
+            "all": True,
+            "unplaced": got is None,
+            "unranked": got is not None and got[0].rank is None and got[0].status is not AssignmentStatus.LOCKED,
+            "not_first": got is None or got[0].rank != 1,
+            "locked": got is not None and got[0].status is AssignmentStatus.LOCKED,
+            "manual": line.manual,
+            "declined": pupil_id in declined,
+            "changes": pupil_id in pending,
+        }.get(show, True)
+        if keep:
+            lines.append(line)
+    return lines[offset : offset + limit], len(lines)

@@ -24,8 +24,9 @@ from placement.enums import (
     EmployerStatus,
     OfferKind,
     OfferStatus,
+    RoundStatus,
 )
-from placement.errors import NotFound, ValidationError
+from placement.errors import Conflict, NotFound, ValidationError
 from placement.models import (
     AllocationRound,
     Assignment,
@@ -67,6 +68,67 @@ def merged_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
+POLICY_LIMITS = {
+    "max_distance_km": (1.0, 200.0),
+    "time_limit_s": (1.0, 3600.0),
+    "fairness": (0.0, 10.0),
+}
+
+
+def policy_problems(label: str, policy: dict[str, Any]) -> list[str]:
+    """Everything wrong with a round's policy, each naming the field."""
+    problems: list[str] = []
+
+    def number(field: str, value: object, low: float, high: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            problems.append(f"{label}: field {field} must be a number from {low:g} to {high:g}, got {value!r}")
+
+    number("max_distance_km", policy.get("max_distance_km"), *POLICY_LIMITS["max_distance_km"])
+    number("time_limit_s", policy.get("time_limit_s"), *POLICY_LIMITS["time_limit_s"])
+    if not isinstance(policy.get("assign_unranked"), bool):
+        problems.append(f"{label}: field assign_unranked must be true or false")
+    seed = policy.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        problems.append(f"{label}: field seed must be a whole number of at least 0, got {seed!r}")
+    fairness = policy.get("fairness")
+    if not isinstance(fairness, dict):
+        problems.append(f"{label}: field fairness must be an object")
+    else:
+        for key in sorted(fairness):
+            if key not in ("school", "gender", "need"):
+                problems.append(f"{label}: field fairness.{key} is unknown (school, gender or need)")
+            else:
+                number(f"fairness.{key}", fairness[key], *POLICY_LIMITS["fairness"])
+    return problems
+
+
+def update_policy(
+    session: Session, allocation_round: AllocationRound, policy: dict[str, Any], *, actor: audit.Actor
+) -> AllocationRound:
+    """Change the policy of a round that is not published; the next solve uses it."""
+    if allocation_round.status not in (RoundStatus.DRAFT, RoundStatus.PROPOSED, RoundStatus.FAILED):
+        raise Conflict(
+            f"round {allocation_round.id} is {allocation_round.status.value}; its policy can change before publication"
+        )
+    merged = merged_policy(allocation_round.policy | policy)
+    problems = policy_problems(f'round "{allocation_round.name}"', merged)
+    if problems:
+        raise ValidationError(problems)
+    before, after = audit.changes(allocation_round, {"policy": merged})
+    if after:
+        audit.record(
+            session, actor, "round.policy", "allocation_round", allocation_round.id, before=before, after=after
+        )
+    session.flush()
+    return allocation_round
+
+
+def list_rounds(session: Session) -> list[AllocationRound]:
+    return list(
+        session.scalars(select(AllocationRound).order_by(AllocationRound.created_at.desc(), AllocationRound.id.desc()))
+    )
+
+
 def create_round(
     session: Session,
     name: str,
@@ -82,7 +144,14 @@ def create_round(
         raise ValidationError([f'round "{name}": period "{code}" does not exist' for code in missing])
     if not periods:
         raise ValidationError(f'round "{name}": a round needs at least one period')
-    allocation_round = AllocationRound(name=name, periods=periods, policy=merged_policy(policy))
+    clean_name = name.strip()
+    if not clean_name or len(clean_name) > 200:
+        raise ValidationError(f'round "{name}": field name must be 1 to 200 characters')
+    merged = merged_policy(policy)
+    problems = policy_problems(f'round "{clean_name}"', merged)
+    if problems:
+        raise ValidationError(problems)
+    allocation_round = AllocationRound(name=clean_name, periods=periods, policy=merged)
     allocation_round.created_by_id = actor.user_id
     session.add(allocation_round)
     session.flush()

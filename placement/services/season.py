@@ -192,6 +192,11 @@ def current_window(session: Session, now: dt.datetime | None = None) -> Preferen
 # --- helpers --------------------------------------------------------------------------------------------------------
 
 
+def latest_window(session: Session) -> PreferenceWindow | None:
+    """The window that closed or opens last: the one the coordinator edits when none is open."""
+    return session.scalars(select(PreferenceWindow).order_by(PreferenceWindow.closes_at.desc()).limit(1)).first()
+
+
 def _period_values(label: str, fields: dict[str, Any]) -> dict[str, Any]:
     problems: list[str] = []
     values: dict[str, Any] = {

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from placement import models as m
 from placement.db import utcnow
-from placement.enums import AssignmentStatus, Gender, JobState, RoundStatus, Sector
+from placement.enums import AssignmentStatus, JobState, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, ValidationError
-from placement.services import assignments, audit, jobs, review, rounds
+from placement.services import assignments, audit, jobs, review
 from placement.solver_bridge import SolveFailed
 from tests import factories as f
 
@@ -24,27 +24,6 @@ COORDINATOR = audit.Actor("user:1")
 @pytest.fixture
 def make_session(db_session: Session) -> sessionmaker[Session]:
     return sessionmaker(bind=db_session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False)
-
-
-def _world(session: Session) -> tuple[m.AllocationRound, list[m.Pupil], list[m.Offer]]:
-    """Six pupils of two schools, three offers of two places; everyone ranks all three."""
-    w45 = f.period(session, code="w45", start_date=dt.date(2026, 11, 2))
-    schools = [f.school(session, code="S01", lat=57.70, lon=11.97), f.school(session, code="S02", lat=57.71, lon=11.96)]
-    offers = [
-        f.offer(session, sector=Sector.IT, places={w45: 2}, risk_assessment_confirmed_at=CONFIRMED, code=f"O{n:04d}")
-        for n in range(1, 4)
-    ]
-    offers[2].min_age = 16  # nobody is old enough: the third offer stays empty
-    pupils = []
-    for n in range(4):
-        klass = f.school_class(session, school=schools[n % 2], period=w45)
-        pupil = f.pupil(session, school_class=klass, gender=Gender.FEMALE if n % 2 else Gender.MALE)
-        for rank, offer in enumerate(offers[n % 2 :] + offers[: n % 2], start=1):
-            session.add(m.Preference(pupil=pupil, offer=offer, rank=rank))
-        pupils.append(pupil)
-    session.flush()
-    allocation_round = rounds.create_round(session, "Höst", ["w45"], actor=audit.CLI, policy={"time_limit_s": 20})
-    return allocation_round, pupils, offers
 
 
 def _solve(session: Session, make_session: sessionmaker[Session], round_id: int) -> m.SolveJob:
@@ -65,7 +44,7 @@ def _rows(session: Session, round_id: int, *statuses: AssignmentStatus) -> dict[
 def test_a_job_solves_the_round_with_baselines_and_artifacts(
     db_session: Session, make_session: sessionmaker[Session]
 ) -> None:
-    allocation_round, pupils, _ = _world(db_session)
+    allocation_round, pupils, _ = f.small_round(db_session)
     job = _solve(db_session, make_session, allocation_round.id)
     db_session.refresh(allocation_round)
     assert allocation_round.status is RoundStatus.PROPOSED
@@ -80,7 +59,7 @@ def test_a_job_solves_the_round_with_baselines_and_artifacts(
 
 
 def test_a_second_solve_while_one_is_live_is_refused(db_session: Session) -> None:
-    allocation_round, _, _ = _world(db_session)
+    allocation_round, _, _ = f.small_round(db_session)
     jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
     with pytest.raises(Conflict, match="already being solved"):
         jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
@@ -89,7 +68,7 @@ def test_a_second_solve_while_one_is_live_is_refused(db_session: Session) -> Non
 def test_a_failing_solver_fails_job_and_round_and_writes_nothing(
     db_session: Session, make_session: sessionmaker[Session]
 ) -> None:
-    allocation_round, _, _ = _world(db_session)
+    allocation_round, _, _ = f.small_round(db_session)
     job = jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
 
     def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -109,7 +88,7 @@ def test_a_failing_solver_fails_job_and_round_and_writes_nothing(
 
 
 def test_a_job_whose_worker_stopped_beating_is_reaped(db_session: Session) -> None:
-    allocation_round, _, _ = _world(db_session)
+    allocation_round, _, _ = f.small_round(db_session)
     job = jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
     long_ago = utcnow() - dt.timedelta(minutes=5)
     job.state, job.pid, job.host, job.started_at, job.heartbeat_at = (
@@ -132,7 +111,7 @@ def test_a_job_whose_worker_stopped_beating_is_reaped(db_session: Session) -> No
 def test_review_figures_come_from_the_stored_placements(
     db_session: Session, make_session: sessionmaker[Session]
 ) -> None:
-    allocation_round, pupils, _offers = _world(db_session)
+    allocation_round, pupils, _offers = f.small_round(db_session)
     _solve(db_session, make_session, allocation_round.id)
     figures = review.round_review(db_session, allocation_round.id)
     rows = _rows(db_session, allocation_round.id)
@@ -161,7 +140,7 @@ def test_review_figures_come_from_the_stored_placements(
 def test_a_move_is_checked_for_capacity_and_eligibility(
     db_session: Session, make_session: sessionmaker[Session]
 ) -> None:
-    allocation_round, pupils, offers = _world(db_session)
+    allocation_round, pupils, offers = f.small_round(db_session)
     _solve(db_session, make_session, allocation_round.id)
     rows = _rows(db_session, allocation_round.id)
     full = rows[pupils[1].id].offer.code
@@ -174,7 +153,7 @@ def test_a_move_is_checked_for_capacity_and_eligibility(
 
 
 def test_locks_survive_a_re_solve(db_session: Session, make_session: sessionmaker[Session]) -> None:
-    allocation_round, pupils, _offers = _world(db_session)
+    allocation_round, pupils, _offers = f.small_round(db_session)
     _solve(db_session, make_session, allocation_round.id)
     rows = _rows(db_session, allocation_round.id)
     # Pupil 0 goes to their second choice and is locked there; the re-solve keeps it.
@@ -195,7 +174,7 @@ def test_locks_survive_a_re_solve(db_session: Session, make_session: sessionmake
 
 
 def test_publish_answer_and_incremental_changes(db_session: Session, make_session: sessionmaker[Session]) -> None:
-    allocation_round, pupils, _offers = _world(db_session)
+    allocation_round, pupils, _offers = f.small_round(db_session)
     _solve(db_session, make_session, allocation_round.id)
     with pytest.raises(ValidationError, match="confirm_deadline must lie in the future"):
         assignments.publish(db_session, allocation_round.id, utcnow() - dt.timedelta(days=1), actor=COORDINATOR)
@@ -241,7 +220,7 @@ def test_publish_answer_and_incremental_changes(db_session: Session, make_sessio
 
 
 def test_answers_after_the_deadline_are_refused(db_session: Session, make_session: sessionmaker[Session]) -> None:
-    allocation_round, pupils, _ = _world(db_session)
+    allocation_round, pupils, _ = f.small_round(db_session)
     _solve(db_session, make_session, allocation_round.id)
     assignments.publish(db_session, allocation_round.id, utcnow() + dt.timedelta(days=1), actor=COORDINATOR)
     allocation_round.confirm_deadline = utcnow() - dt.timedelta(minutes=1)
@@ -253,7 +232,7 @@ def test_answers_after_the_deadline_are_refused(db_session: Session, make_sessio
 def test_changes_computed_on_an_older_state_are_not_accepted(
     db_session: Session, make_session: sessionmaker[Session]
 ) -> None:
-    allocation_round, pupils, _ = _world(db_session)
+    allocation_round, pupils, _ = f.small_round(db_session)
     _solve(db_session, make_session, allocation_round.id)
     assignments.publish(db_session, allocation_round.id, utcnow() + dt.timedelta(days=7), actor=COORDINATOR)
     rows = _rows(db_session, allocation_round.id)
