@@ -36,6 +36,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Engine | None
 
     configure_extensions(app)
     configure_security_headers(app)
+    from web import labels
+
+    labels.register(app)
     register_blueprints(app)
 
     from web.errors import register_error_handlers
@@ -108,7 +111,11 @@ def configure_security_headers(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from web.auth import bp as auth_bp
+    from web.coordinator import bp as coordinator_bp
+    from web.employer import bp as employer_bp
     from web.main import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(coordinator_bp, url_prefix="/coordinator")
+    app.register_blueprint(employer_bp, url_prefix="/employer")

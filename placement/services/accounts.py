@@ -32,7 +32,7 @@ def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"user {user.id}: password must have at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_secret(password)
-    user.session_version += 1
+    user.session_version = (user.session_version or 0) + 1
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
@@ -50,5 +50,5 @@ def authenticate(session: Session, email: str, password: str) -> User:
 
 def end_sessions(user: User) -> None:
     """Void every session of ``user``: cookies carrying the old version stop working."""
-    user.session_version += 1
+    user.session_version = (user.session_version or 0) + 1
     logger.info("User %s logged out", user.id)

@@ -14,6 +14,7 @@ from placement.db import utcnow
 from placement.enums import AssignmentStatus, JobState, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, ValidationError
 from placement.services import assignments, audit, jobs, review
+from placement.services import offers as offer_service
 from placement.solver_bridge import SolveFailed
 from tests import factories as f
 
@@ -242,3 +243,35 @@ def test_changes_computed_on_an_older_state_are_not_accepted(
     assignments.decline(db_session, rows[pupils[1].id], "Flytt", actor=COORDINATOR)  # after the solve
     with pytest.raises(Conflict, match="changed since the changes were computed"):
         assignments.accept_changes(db_session, allocation_round.id, actor=COORDINATOR)
+
+
+def test_a_late_pupil_and_a_withdrawn_offer_are_handled_by_the_incremental_round(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+
+    allocation_round, pupils, _ = f.small_round(db_session)
+    extra = f.offer(
+        db_session, places={allocation_round.periods[0]: 3}, risk_assessment_confirmed_at=f.RISK_CONFIRMED, code="O0009"
+    )
+    _solve(db_session, make_session, allocation_round.id)
+    assignments.publish(db_session, allocation_round.id, utcnow() + dt.timedelta(days=7), actor=COORDINATOR)
+    rows = _rows(db_session, allocation_round.id)
+    gone = rows[pupils[0].id].offer
+    kept = next(p for p in pupils if rows[p.id].offer_id != gone.id)
+    assignments.confirm(db_session, rows[kept.id], actor=COORDINATOR)
+    offer_service.withdraw_offer(db_session, gone, actor=COORDINATOR, reason="Verksamheten flyttar")
+    late = f.pupil(db_session, school_class=pupils[1].school_class, first_name="Sen")
+    db_session.add(m.Preference(pupil=late, offer=extra, rank=1))
+    db_session.commit()
+
+    _solve(db_session, make_session, allocation_round.id)
+    moved = {c["pupil"]: c for c in assignments.pending_changes(db_session, allocation_round.id)}
+    assert moved[late.id]["from"] is None
+    assert moved[late.id]["to"] == "O0009"
+    assert moved[pupils[0].id]["reason"] == f"previous offer {gone.code} withdrawn"
+    assert kept.id not in moved
+    assignments.accept_changes(db_session, allocation_round.id, actor=COORDINATOR)
+    live = _rows(db_session, allocation_round.id, AssignmentStatus.PUBLISHED, AssignmentStatus.CONFIRMED)
+    assert live[late.id].offer.code == "O0009"
+    assert live[pupils[0].id].offer_id != gone.id
+    assert live[kept.id].status is AssignmentStatus.CONFIRMED

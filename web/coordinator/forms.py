@@ -1,0 +1,147 @@
+"""Forms of the coordinator's pages.  Times are entered in Europe/Stockholm and stored in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+LOCAL = ZoneInfo("Europe/Stockholm")
+
+
+def to_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """A local (Europe/Stockholm) wall-clock time from a form, as an aware UTC time."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=LOCAL).astimezone(dt.UTC)
+
+
+def to_local(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else moment.astimezone(LOCAL).replace(tzinfo=None)
+
+
+class CheckboxList(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class PolicyFields:
+    """The policy fields shared by the new-round form and the policy form."""
+
+    max_distance_km = DecimalField(
+        _l("Största avstånd från skolan (km) för placering utanför elevens val"),
+        places=1,
+        validators=[InputRequired(), NumberRange(min=1, max=200)],
+    )
+    assign_unranked = BooleanField(_l("Placera elever som inte fått något av sina val på närmaste lämpliga plats"))
+    fairness_school = DecimalField(
+        _l("Vikt: rättvisa mellan skolor"), places=1, validators=[InputRequired(), NumberRange(0, 10)]
+    )
+    fairness_gender = DecimalField(
+        _l("Vikt: rättvisa mellan kön"), places=1, validators=[InputRequired(), NumberRange(0, 10)]
+    )
+    fairness_need = DecimalField(
+        _l("Vikt: rättvisa för skolor med högt behovsindex"), places=1, validators=[InputRequired(), NumberRange(0, 10)]
+    )
+    time_limit_s = IntegerField(
+        _l("Tidsgräns för lösaren (sekunder)"), validators=[InputRequired(), NumberRange(1, 3600)]
+    )
+    seed = IntegerField(_l("Slumpfrö (samma frö ger samma resultat)"), validators=[InputRequired(), NumberRange(min=0)])
+
+    def policy(self) -> dict[str, object]:
+        return {
+            "max_distance_km": float(self.max_distance_km.data or 0),  # type: ignore[attr-defined]
+            "assign_unranked": bool(self.assign_unranked.data),  # type: ignore[attr-defined]
+            "fairness": {
+                "school": float(self.fairness_school.data or 0),  # type: ignore[attr-defined]
+                "gender": float(self.fairness_gender.data or 0),  # type: ignore[attr-defined]
+                "need": float(self.fairness_need.data or 0),  # type: ignore[attr-defined]
+            },
+            "time_limit_s": int(self.time_limit_s.data or 0),  # type: ignore[attr-defined]
+            "seed": int(self.seed.data or 0),  # type: ignore[attr-defined]
+        }
+
+    def fill(self, policy: dict[str, object]) -> None:
+        fairness = policy.get("fairness") or {}
+        assert isinstance(fairness, dict)
+        self.max_distance_km.data = policy.get("max_distance_km")  # type: ignore[attr-defined]
+        self.assign_unranked.data = bool(policy.get("assign_unranked"))  # type: ignore[attr-defined]
+        self.fairness_school.data = fairness.get("school")  # type: ignore[attr-defined]
+        self.fairness_gender.data = fairness.get("gender")  # type: ignore[attr-defined]
+        self.fairness_need.data = fairness.get("need")  # type: ignore[attr-defined]
+        self.time_limit_s.data = policy.get("time_limit_s")  # type: ignore[attr-defined]
+        self.seed.data = policy.get("seed")  # type: ignore[attr-defined]
+
+
+class NewRoundForm(PolicyFields, FlaskForm):
+    name = StringField(_l("Namn på omgången"), validators=[DataRequired(), Length(max=200)])
+    periods = CheckboxList(_l("Perioder"), validators=[DataRequired()])
+    submit = SubmitField(_l("Skapa omgång"))
+
+
+class PolicyForm(PolicyFields, FlaskForm):
+    submit = SubmitField(_l("Spara inställningar"))
+
+
+class RunForm(FlaskForm):
+    submit = SubmitField(_l("Kör fördelningen"))
+
+
+class PublishForm(FlaskForm):
+    deadline = DateTimeLocalField(
+        _l("Arbetsgivarna ska svara senast"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
+    )
+    submit = SubmitField(_l("Publicera"))
+
+
+class MoveForm(FlaskForm):
+    offer = StringField(_l("Erbjudandets kod"), validators=[DataRequired(), Length(max=40)])
+    lock = BooleanField(_l("Lås placeringen"))
+    submit = SubmitField(_l("Flytta eleven"))
+
+
+class ManualForm(FlaskForm):
+    note = StringField(_l("Anteckning"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("Placera för hand"))
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token."""
+
+    submit = SubmitField()
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField(_l("Skäl"), validators=[DataRequired(), Length(max=1000)])
+    submit = SubmitField(_l("Avslå"))
+
+
+class PeriodForm(FlaskForm):
+    code = StringField(_l("Kod"), validators=[DataRequired(), Length(max=20)])
+    name = StringField(_l("Namn"), validators=[DataRequired(), Length(max=120)])
+    start_date = DateField(_l("Första dag"), validators=[DataRequired()])
+    end_date = DateField(_l("Sista dag"), validators=[DataRequired()])
+    submit = SubmitField(_l("Lägg till period"))
+
+
+class WindowForm(FlaskForm):
+    name = StringField(_l("Namn"), validators=[DataRequired(), Length(max=200)])
+    opens_at = DateTimeLocalField(_l("Öppnar"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    closes_at = DateTimeLocalField(_l("Stänger"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    max_choices = IntegerField(_l("Antal val en elev får rangordna"), validators=[InputRequired(), NumberRange(1, 20)])
+    submit = SubmitField(_l("Spara valperioden"))

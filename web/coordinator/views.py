@@ -1,0 +1,475 @@
+"""Coordinator views: thin, each calls one service in ``placement`` and commits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from placement.enums import RoundStatus
+from placement.errors import ValidationError
+from placement.models import Employer, Period, School, SchoolClass
+from placement.services import (
+    assignments,
+    audit,
+    employers,
+    exports,
+    jobs,
+    planning,
+    review,
+    rounds,
+    season,
+    solving,
+)
+from web.coordinator import bp
+from web.coordinator.forms import (
+    ActionForm,
+    ManualForm,
+    MoveForm,
+    NewRoundForm,
+    PeriodForm,
+    PolicyForm,
+    PublishForm,
+    RejectForm,
+    RunForm,
+    WindowForm,
+    to_local,
+    to_utc,
+)
+from web.extensions import db
+
+logger = logging.getLogger(__name__)
+PAGE = 100
+
+
+def _actor() -> audit.Actor:
+    return audit.Actor.of(current_user._get_current_object())
+
+
+def _periods() -> list[Period]:
+    return list(db.scalars(select(Period).order_by(Period.start_date)))
+
+
+def _form_problems(form: Any) -> None:
+    for field, errors in form.errors.items():
+        label = getattr(form, field).label.text if hasattr(form, field) else field
+        for error in errors:
+            flash(f"{label}: {error}", "error")
+
+
+# --- overview and season ---------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def overview() -> ResponseReturnValue:
+    return render_template(
+        "coordinator/overview.html",
+        plan=planning.planning_overview(db),
+        pending=employers.pending_employers(db),
+        window=season.current_window(db),
+        rounds=rounds.list_rounds(db)[:5],
+        reject_form=RejectForm(),
+        action=ActionForm(),
+    )
+
+
+@bp.post("/employers/<int:employer_id>/approve")
+def approve_employer(employer_id: int) -> ResponseReturnValue:
+    employer = db.get(Employer, employer_id) or abort(404)
+    if ActionForm().validate_on_submit():
+        employers.approve_employer(db, employer, actor=_actor())
+        db.commit()
+        flash(_("%(name)s är godkänd; dess erbjudanden kan nu visas för elever.", name=employer.name), "info")
+    return redirect(url_for(".overview"))
+
+
+@bp.post("/employers/<int:employer_id>/reject")
+def reject_employer(employer_id: int) -> ResponseReturnValue:
+    employer = db.get(Employer, employer_id) or abort(404)
+    form = RejectForm()
+    if form.validate_on_submit():
+        employers.reject_employer(db, employer, form.reason.data or "", actor=_actor())
+        db.commit()
+        flash(_("%(name)s är avslagen.", name=employer.name), "info")
+    else:
+        _form_problems(form)
+    return redirect(url_for(".overview"))
+
+
+@bp.get("/season")
+def season_page() -> ResponseReturnValue:
+    window = season.current_window(db) or season.latest_window(db)
+    window_form = WindowForm()
+    if window is not None:
+        window_form.name.data = window.name
+        window_form.opens_at.data = to_local(window.opens_at)
+        window_form.closes_at.data = to_local(window.closes_at)
+        window_form.max_choices.data = window.max_choices
+    else:
+        window_form.max_choices.data = 8
+    schools = list(db.scalars(select(School).order_by(School.name)))
+    classes = list(db.scalars(select(SchoolClass).order_by(SchoolClass.school_id, SchoolClass.name)))
+    by_school: dict[int, list[SchoolClass]] = {}
+    for klass in classes:
+        by_school.setdefault(klass.school_id, []).append(klass)
+    return render_template(
+        "coordinator/season.html",
+        periods=_periods(),
+        period_form=PeriodForm(),
+        window=window,
+        window_form=window_form,
+        schools=[s for s in schools if s.id in by_school],
+        classes=by_school,
+        action=ActionForm(),
+    )
+
+
+@bp.post("/season/periods")
+def add_period() -> ResponseReturnValue:
+    form = PeriodForm()
+    if form.validate_on_submit():
+        assert form.start_date.data is not None
+        assert form.end_date.data is not None
+        period = season.create_period(
+            db,
+            code=form.code.data or "",
+            name=form.name.data or "",
+            start_date=form.start_date.data,
+            end_date=form.end_date.data,
+            actor=_actor(),
+        )
+        db.commit()
+        flash(_("Perioden %(code)s är tillagd.", code=period.code), "info")
+    else:
+        _form_problems(form)
+    return redirect(url_for(".season_page"))
+
+
+@bp.post("/season/window")
+def save_window() -> ResponseReturnValue:
+    form = WindowForm()
+    if not form.validate_on_submit():
+        _form_problems(form)
+        return redirect(url_for(".season_page"))
+    fields = {
+        "name": form.name.data or "",
+        "opens_at": to_utc(form.opens_at.data),
+        "closes_at": to_utc(form.closes_at.data),
+        "max_choices": form.max_choices.data,
+    }
+    window = season.current_window(db) or season.latest_window(db)
+    if window is None:
+        season.create_preference_window(db, actor=_actor(), **fields)  # type: ignore[arg-type]
+    else:
+        season.update_preference_window(db, window, actor=_actor(), **fields)
+    db.commit()
+    flash(_("Valperioden är sparad."), "info")
+    return redirect(url_for(".season_page"))
+
+
+@bp.post("/season/schools/<int:school_id>/classes")
+def save_class_periods(school_id: int) -> ResponseReturnValue:
+    school = db.get(School, school_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    periods = {str(p.id): p for p in _periods()}
+    changed = 0
+    for klass in db.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id)):
+        chosen = request.form.get(f"class-{klass.id}")
+        if chosen is None:
+            continue
+        period = periods.get(chosen)
+        if chosen and period is None:
+            raise ValidationError(f"class {klass.name} ({school.name}): field period has an unknown value")
+        if (period.id if period else None) != klass.period_id:
+            season.set_class_period(db, klass, period, actor=_actor())
+            changed += 1
+    db.commit()
+    flash(_("%(school)s: %(n)d klasser ändrade.", school=school.name, n=changed), "info")
+    return redirect(url_for(".season_page") + f"#school-{school.id}")
+
+
+# --- rounds ----------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/rounds")
+def round_list() -> ResponseReturnValue:
+    form = NewRoundForm()
+    form.periods.choices = [(p.code, f"{p.name} ({p.code})") for p in _periods()]
+    form.fill(rounds.DEFAULT_POLICY)
+    form.periods.data = [p.code for p in _periods()]
+    return render_template("coordinator/rounds.html", rounds=rounds.list_rounds(db), form=form)
+
+
+@bp.post("/rounds")
+def create_round() -> ResponseReturnValue:
+    form = NewRoundForm()
+    form.periods.choices = [(p.code, p.code) for p in _periods()]
+    if not form.validate_on_submit():
+        _form_problems(form)
+        return redirect(url_for(".round_list"))
+    allocation_round = rounds.create_round(
+        db, form.name.data or "", form.periods.data or [], actor=_actor(), policy=form.policy()
+    )
+    window = season.current_window(db) or season.latest_window(db)
+    allocation_round.preference_window_id = window.id if window else None
+    db.commit()
+    return redirect(url_for(".round_page", round_id=allocation_round.id))
+
+
+@bp.get("/rounds/<int:round_id>")
+def round_page(round_id: int) -> ResponseReturnValue:
+    allocation_round = rounds.get_round(db, round_id)
+    recent = jobs.round_jobs(db, round_id, limit=5)
+    db.commit()  # reaping a dead worker is stored
+    live = next((j for j in recent if j.state.value in ("queued", "running")), None)
+    figures = None
+    if solving.latest_artifact(db, round_id, "instance") is not None:
+        figures = review.round_review(db, round_id)
+    policy_form = PolicyForm()
+    policy_form.fill(rounds.merged_policy(allocation_round.policy))
+    publish_form = PublishForm()
+    return render_template(
+        "coordinator/round.html",
+        round=allocation_round,
+        jobs=recent,
+        live=live,
+        figures=figures,
+        changes=assignments.pending_changes(db, round_id),
+        manual=assignments.manual_pupils(db, round_id),
+        policy_form=policy_form,
+        publish_form=publish_form,
+        run_form=RunForm(),
+        action=ActionForm(),
+        schools=list(db.scalars(select(School).order_by(School.name))),
+        RoundStatus=RoundStatus,
+    )
+
+
+@bp.get("/rounds/<int:round_id>/status.json")
+def round_status(round_id: int) -> ResponseReturnValue:
+    allocation_round = rounds.get_round(db, round_id)
+    job = jobs.latest_job(db, round_id)
+    db.commit()
+    return {"round": allocation_round.status.value, "job": dict(jobs.job_view(job)) if job else None}
+
+
+@bp.post("/rounds/<int:round_id>/policy")
+def save_policy(round_id: int) -> ResponseReturnValue:
+    allocation_round = rounds.get_round(db, round_id)
+    form = PolicyForm()
+    if form.validate_on_submit():
+        rounds.update_policy(db, allocation_round, form.policy(), actor=_actor())
+        db.commit()
+        flash(_("Inställningarna är sparade; de gäller nästa körning."), "info")
+    else:
+        _form_problems(form)
+    return redirect(url_for(".round_page", round_id=round_id))
+
+
+@bp.post("/rounds/<int:round_id>/run")
+def run_round(round_id: int) -> ResponseReturnValue:
+    if not RunForm().validate_on_submit():
+        abort(400)
+    job = jobs.enqueue(db, round_id, actor=_actor())
+    db.commit()
+    launcher = current_app.config.get("SOLVE_LAUNCHER")
+    if launcher is not None:
+        launcher(job.id)
+    else:
+        log = Path(current_app.instance_path) / "worker.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        jobs.launch(job.id, current_app.config["DATABASE_URL"], log_path=log)
+    flash(_("Fördelningen körs i bakgrunden. Sidan uppdateras av sig själv."), "info")
+    return redirect(url_for(".round_page", round_id=round_id))
+
+
+@bp.post("/rounds/<int:round_id>/publish")
+def publish_round(round_id: int) -> ResponseReturnValue:
+    form = PublishForm()
+    if form.validate_on_submit():
+        deadline = to_utc(form.deadline.data)
+        assert deadline is not None
+        assignments.publish(db, round_id, deadline, actor=_actor())
+        db.commit()
+        flash(_("Omgången är publicerad. Arbetsgivarna svarar senast %(when)s.", when=form.deadline.data), "info")
+    else:
+        _form_problems(form)
+    return redirect(url_for(".round_page", round_id=round_id))
+
+
+@bp.post("/rounds/<int:round_id>/changes/accept")
+def accept_changes(round_id: int) -> ResponseReturnValue:
+    if ActionForm().validate_on_submit():
+        changed = assignments.accept_changes(db, round_id, actor=_actor())
+        db.commit()
+        flash(_("%(n)d ändringar är genomförda och publicerade.", n=changed), "info")
+    return redirect(url_for(".round_page", round_id=round_id))
+
+
+@bp.post("/rounds/<int:round_id>/changes/discard")
+def discard_changes(round_id: int) -> ResponseReturnValue:
+    if ActionForm().validate_on_submit():
+        assignments.discard_changes(db, round_id, actor=_actor())
+        db.commit()
+        flash(_("De föreslagna ändringarna är borttagna."), "info")
+    return redirect(url_for(".round_page", round_id=round_id))
+
+
+@bp.get("/rounds/<int:round_id>/pupils")
+def round_pupils(round_id: int) -> ResponseReturnValue:
+    allocation_round = rounds.get_round(db, round_id)
+    show = request.args.get("show", "all")
+    if show not in review.FILTERS:
+        show = "all"
+    query = request.args.get("q", "")[:100]
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    lines, total = review.pupil_lines(db, round_id, query=query, show=show, limit=PAGE, offset=(page - 1) * PAGE)
+    return render_template(
+        "coordinator/pupils.html",
+        round=allocation_round,
+        lines=lines,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+        show=show,
+        query=query,
+        filters=review.FILTERS,
+    )
+
+
+@bp.get("/rounds/<int:round_id>/pupils/<int:pupil_id>")
+def round_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
+    allocation_round = rounds.get_round(db, round_id)
+    story = review.pupil_story(db, round_id, pupil_id)
+    pupil, _period = assignments.pupil_in(db, allocation_round, pupil_id)
+    current = assignments.current(db, round_id, pupil_id)
+    return render_template(
+        "coordinator/pupil.html",
+        round=allocation_round,
+        pupil=pupil,
+        story=story,
+        current=current,
+        move_form=MoveForm(),
+        manual_form=ManualForm(),
+        action=ActionForm(),
+        RoundStatus=RoundStatus,
+    )
+
+
+def _pupil_redirect(round_id: int, pupil_id: int) -> ResponseReturnValue:
+    return redirect(url_for(".round_pupil", round_id=round_id, pupil_id=pupil_id))
+
+
+@bp.post("/rounds/<int:round_id>/pupils/<int:pupil_id>/move")
+def move_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
+    form = MoveForm()
+    if form.validate_on_submit():
+        placed = assignments.move(db, round_id, pupil_id, form.offer.data or "", actor=_actor(), lock=form.lock.data)
+        db.commit()
+        flash(_("Eleven är flyttad till %(offer)s.", offer=placed.offer.code), "info")
+    else:
+        _form_problems(form)
+    return _pupil_redirect(round_id, pupil_id)
+
+
+@bp.post("/rounds/<int:round_id>/pupils/<int:pupil_id>/lock")
+def lock_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
+    if ActionForm().validate_on_submit():
+        assignments.lock(db, round_id, pupil_id, actor=_actor())
+        db.commit()
+        flash(_("Placeringen är låst; en ny körning behåller den."), "info")
+    return _pupil_redirect(round_id, pupil_id)
+
+
+@bp.post("/rounds/<int:round_id>/pupils/<int:pupil_id>/unlock")
+def unlock_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
+    if ActionForm().validate_on_submit():
+        assignments.unlock(db, round_id, pupil_id, actor=_actor())
+        db.commit()
+        flash(_("Placeringen är upplåst."), "info")
+    return _pupil_redirect(round_id, pupil_id)
+
+
+@bp.post("/rounds/<int:round_id>/pupils/<int:pupil_id>/manual")
+def manual_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
+    form = ManualForm()
+    if form.validate_on_submit():
+        assignments.mark_manual(db, round_id, pupil_id, actor=_actor(), note=form.note.data or "")
+        db.commit()
+        flash(_("Eleven placeras för hand och lämnas utanför nästa körning."), "info")
+    return _pupil_redirect(round_id, pupil_id)
+
+
+@bp.post("/rounds/<int:round_id>/pupils/<int:pupil_id>/unmanual")
+def unmanual_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
+    if ActionForm().validate_on_submit():
+        assignments.unmark_manual(db, round_id, pupil_id, actor=_actor())
+        db.commit()
+        flash(_("Eleven är med i nästa körning igen."), "info")
+    return _pupil_redirect(round_id, pupil_id)
+
+
+# --- exports ---------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/rounds/<int:round_id>/export/placements.<fmt>")
+def export_placements(round_id: int, fmt: str) -> ResponseReturnValue:
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    allocation_round = rounds.get_round(db, round_id)
+    school_code = request.args.get("school") or None
+    employer_code = request.args.get("employer") or None
+    school = db.scalar(select(School).where(School.code == school_code)) if school_code else None
+    employer = db.scalar(select(Employer).where(Employer.code == employer_code)) if employer_code else None
+    if (school_code and school is None) or (employer_code and employer is None):
+        abort(404)
+    rows = exports.placement_rows(
+        db, round_id, school_id=school.id if school else None, employer_id=employer.id if employer else None
+    )
+    lang = str(_locale())
+    body = exports.to_csv(rows, lang) if fmt == "csv" else exports.to_xlsx(rows, lang)
+    scope = school.code if school else employer.code if employer else None
+    kind = "school" if school else "employer" if employer else "all"
+    audit.record(db, _actor(), "round.export", "allocation_round", round_id, after={"format": fmt, "scope": scope})
+    db.commit()
+    mimetype = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return _download(body, mimetype, exports.filename(allocation_round, kind, fmt, scope))
+
+
+@bp.get("/rounds/<int:round_id>/export/<kind>.json")
+def export_artifact(round_id: int, kind: str) -> ResponseReturnValue:
+    if kind not in ("instance", "result"):
+        abort(404)
+    rounds.get_round(db, round_id)
+    artifact = solving.latest_artifact(db, round_id, kind)
+    if artifact is None:
+        abort(404)
+    audit.record(db, _actor(), "round.export", "allocation_round", round_id, after={"format": kind})
+    db.commit()
+    body = json.dumps(json.loads(artifact.body), indent=1, ensure_ascii=False).encode()
+    return _download(body, "application/json", f"praktik-round-{round_id}-{kind}.json")
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _locale() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "sv")
