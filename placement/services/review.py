@@ -50,6 +50,7 @@ class Review:
     """Summaries (``MethodSummary.to_dict``) of the optimum as solved and of each baseline, by method."""
     unplaced: list[str]
     """Student ids without a placement."""
+    school_names: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def all_placeable_placed(self) -> bool:
@@ -131,6 +132,7 @@ def round_review(session: Session, round_id: int) -> Review:
         summary=summarise(instance, result),
         baselines=dict((allocation_round.outcome or {}).get("comparison") or {}),
         unplaced=unplaced,
+        school_names={school.id: school.name for school in instance.schools},
     )
 
 

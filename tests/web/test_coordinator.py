@@ -182,6 +182,14 @@ def test_run_review_adjust_publish_and_change(client: FlaskClient, db_session: S
     assert status["round"] == "proposed"
     assert status["job"]["state"] == "succeeded"
 
+    # The pupil list filters: those not at their first choice, and a search by name.
+    listing = client.get(f"{page}/pupils?show=not_first").get_data(as_text=True)
+    shown = set(re.findall(r'data-pupil="(P\d+)"', listing))
+    assert shown == {f"P{a.pupil_id:06d}" for a in rows if a.rank != 1}
+    named = rows[0].pupil
+    found = client.get(f"{page}/pupils", query_string={"q": f"P{named.id:06d}"}).get_data(as_text=True)
+    assert set(re.findall(r'data-pupil="(P\d+)"', found)) == {f"P{named.id:06d}"}
+
     # Explanations: a pupil not at the first choice sees why.
     second = next((a for a in rows if a.rank and a.rank > 1), None)
     if second is not None:

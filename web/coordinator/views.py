@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from placement.enums import RoundStatus
 from placement.errors import ValidationError
-from placement.models import Employer, Period, School, SchoolClass
+from placement.models import Employer, Offer, Period, School, SchoolClass
 from placement.services import (
     assignments,
     audit,
@@ -351,8 +351,10 @@ def round_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
     story = review.pupil_story(db, round_id, pupil_id)
     pupil, _period = assignments.pupil_in(db, allocation_round, pupil_id)
     current = assignments.current(db, round_id, pupil_id)
+    offers = {o.code: o for o in db.scalars(select(Offer).where(Offer.code.in_(story.preferences)))}
     return render_template(
         "coordinator/pupil.html",
+        offers=offers,
         round=allocation_round,
         pupil=pupil,
         story=story,
