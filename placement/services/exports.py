@@ -19,8 +19,9 @@ from collections.abc import Sequence
 
 import openpyxl
 from openpyxl.styles import Font
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from openpyxl.utils import get_column_letter
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
 from placement.models import (
@@ -36,11 +37,18 @@ from placement.models import (
 )
 from placement.services import rounds
 
+#: A text starting with one of these is a formula to Excel, LibreOffice or Google Sheets (OWASP).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+LANGUAGES = ("sv", "en")
+FORMATS = ("csv", "xlsx")
+SHEET_TITLES = {"sv": "Placeringar", "en": "Placements"}
+DATE_FORMAT = "yyyy-mm-dd"
 
 
 @dataclasses.dataclass(frozen=True)
 class PlacementRow:
+    """One pupil's placement in a list; the fields are the columns, in order."""
+
     school: str
     class_name: str
     last_name: str
@@ -52,6 +60,7 @@ class PlacementRow:
     employer: str
     offer_code: str
     offer_title: str
+    workplace: str
     address: str
     supervisor: str
     supervisor_phone: str
@@ -60,71 +69,50 @@ class PlacementRow:
     status: str
 
     def cells(self) -> list[object]:
-        return [
-            self.school,
-            self.class_name,
-            self.last_name,
-            self.first_name,
-            self.pupil_code,
-            self.period,
-            self.start,
-            self.end,
-            self.employer,
-            self.offer_code,
-            self.offer_title,
-            self.address,
-            self.supervisor,
-            self.supervisor_phone,
-            self.supervisor_email,
-            self.rank if self.rank is not None else "",
-            self.status,
-        ]
+        """The values in column order; an unranked placement has ``None`` as rank."""
+        return [getattr(self, column.field) for column in COLUMNS]
 
 
-HEADERS = {
-    "sv": [
-        "Skola",
-        "Klass",
-        "Efternamn",
-        "Förnamn",
-        "Elevkod",
-        "Period",
-        "Från",
-        "Till",
-        "Arbetsgivare",
-        "Erbjudande",
-        "Titel",
-        "Adress",
-        "Handledare",
-        "Handledarens telefon",
-        "Handledarens e-post",
-        "Val nr",
-        "Status",
-    ],
-    "en": [
-        "School",
-        "Class",
-        "Last name",
-        "First name",
-        "Pupil code",
-        "Period",
-        "From",
-        "To",
-        "Employer",
-        "Offer",
-        "Title",
-        "Address",
-        "Supervisor",
-        "Supervisor's phone",
-        "Supervisor's e-mail",
-        "Choice no.",
-        "Status",
-    ],
-}
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A column of the list: the PlacementRow field it shows and its header in each language."""
+
+    field: str
+    sv: str
+    en: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("school", "Skola", "School"),
+    Column("class_name", "Klass", "Class"),
+    Column("last_name", "Efternamn", "Last name"),
+    Column("first_name", "Förnamn", "First name"),
+    Column("pupil_code", "Elevkod", "Pupil code"),
+    Column("period", "Period", "Period"),
+    Column("start", "Från", "From"),
+    Column("end", "Till", "To"),
+    Column("employer", "Arbetsgivare", "Employer"),
+    Column("offer_code", "Erbjudande", "Offer code"),
+    Column("offer_title", "Titel", "Title"),
+    Column("workplace", "Arbetsplats", "Workplace"),
+    Column("address", "Adress", "Address"),
+    Column("supervisor", "Handledare", "Supervisor"),
+    Column("supervisor_phone", "Handledarens telefon", "Supervisor's phone"),
+    Column("supervisor_email", "Handledarens e-post", "Supervisor's e-mail"),
+    Column("rank", "Val nr", "Choice no."),
+    Column("status", "Status", "Status"),
+)
+
+
+def language(lang: str) -> str:
+    """``sv`` or ``en`` from a locale such as ``en_GB``; Swedish for anything else."""
+    code = lang.replace("-", "_").split("_", 1)[0].lower()
+    return code if code in LANGUAGES else "sv"
 
 
 def headers(lang: str) -> list[str]:
-    return list(HEADERS.get(lang, HEADERS["sv"]))
+    """The column headers in ``lang`` (``sv`` or ``en``)."""
+    return [column.en if language(lang) == "en" else column.sv for column in COLUMNS]
 
 
 def neutralise(value: object) -> object:
@@ -137,8 +125,19 @@ def neutralise(value: object) -> object:
 def placement_rows(
     session: Session, round_id: int, *, school_id: int | None = None, employer_id: int | None = None
 ) -> list[PlacementRow]:
-    """The round's placements (in force, or proposed before publication), by school, class and name."""
+    """The round's placements, in force or proposed, by school, class and name.
+
+    A pending change (a proposal beside a placement in force) is left out: the
+    list shows where the pupil goes now.  ``school_id`` keeps a school's pupils,
+    ``employer_id`` the pupils placed at an employer's offers.
+    """
     allocation_round = rounds.get_round(session, round_id)
+    in_force = aliased(Assignment)
+    shadowed = exists().where(
+        in_force.round_id == Assignment.round_id,
+        in_force.pupil_id == Assignment.pupil_id,
+        in_force.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+    )
     query = (
         select(Assignment, Pupil, School, SchoolClass, Offer, Employer, Workplace, Period)
         .join(Pupil, Assignment.pupil_id == Pupil.id)
@@ -150,22 +149,18 @@ def placement_rows(
         .join(Period, Assignment.period_id == Period.id)
         .where(
             Assignment.round_id == allocation_round.id,
-            Assignment.status.in_((*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.PROPOSED)),
+            or_(
+                Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+                and_(Assignment.status == AssignmentStatus.PROPOSED, ~shadowed),
+            ),
         )
-        .order_by(Pupil.id, Assignment.id)
     )
     if school_id is not None:
         query = query.where(Pupil.school_id == school_id)
     if employer_id is not None:
         query = query.where(Offer.employer_id == employer_id)
-    rows: dict[int, PlacementRow] = {}
-    in_force: set[int] = set()
-    for assignment, pupil, school, klass, offer, employer, workplace, period in session.execute(query):
-        if pupil.id in in_force:
-            continue  # a pending change does not replace the placement in force
-        if assignment.status is not AssignmentStatus.PROPOSED:
-            in_force.add(pupil.id)
-        rows[pupil.id] = PlacementRow(
+    rows = [
+        PlacementRow(
             school=school.name,
             class_name=klass.name,
             last_name=pupil.last_name,
@@ -177,79 +172,124 @@ def placement_rows(
             employer=employer.name,
             offer_code=offer.code,
             offer_title=offer.title,
-            address=_address(workplace),
+            workplace=workplace.name,
+            address=workplace.address,
             supervisor=offer.supervisor_name or "",
             supervisor_phone=offer.supervisor_phone or "",
             supervisor_email=offer.supervisor_email or "",
             rank=assignment.rank,
             status=assignment.status.value,
         )
+        for assignment, pupil, school, klass, offer, employer, workplace, period in session.execute(query)
+    ]
     return sorted(
-        rows.values(),
+        rows,
         key=lambda r: (
             swedish_key(r.school),
             swedish_key(r.class_name),
             swedish_key(r.last_name),
             swedish_key(r.first_name),
             r.pupil_code,
+            r.start,
         ),
     )
 
 
+_AFTER_Z = {"å": "{", "ä": "|", "æ": "|", "ö": "}", "ø": "}"}
+
+
 def swedish_key(text: str) -> str:
-    """Sort key in Swedish alphabetical order (å, ä, ö after z), independent of the database's collation."""
-    return text.casefold().translate(_SWEDISH)
+    """Sort key in Swedish alphabetical order, independent of the database's collation.
+
+    Case is ignored, å, ä and ö come after z, and other accents are ignored (é sorts as e).
+    """
+    key: list[str] = []
+    for char in unicodedata.normalize("NFC", text).casefold():
+        if char in _AFTER_Z:
+            key.append(_AFTER_Z[char])
+        else:
+            key.extend(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+    return "".join(key)
 
 
-_SWEDISH = str.maketrans({"å": "{", "ä": "|", "ö": "}", "æ": "|", "ø": "}"})
-
-
-def _address(workplace: Workplace) -> str:
-    return ", ".join(part for part in (workplace.name, workplace.address) if part)
+def _csv_cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return neutralise(value)
 
 
 def to_csv(rows: Sequence[PlacementRow], lang: str) -> bytes:
-    """UTF-8 with a byte order mark and semicolons, as Swedish Excel opens it."""
+    """UTF-8 with a byte order mark and semicolons, as Swedish Excel opens it; ISO dates."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(headers(lang))
+    writer.writerow([_csv_cell(h) for h in headers(lang)])
     for row in rows:
-        writer.writerow([neutralise(c.isoformat() if isinstance(c, dt.date) else c) for c in row.cells()])
+        writer.writerow([_csv_cell(value) for value in row.cells()])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+#: Control characters an XLSX file cannot hold (openpyxl refuses them).
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+MIN_WIDTH = 6
+MAX_WIDTH = 50
+
+
+def _xlsx_cell(value: object) -> object:
+    if isinstance(value, str):
+        return neutralise(_XML_ILLEGAL.sub("", value))
+    return value
+
+
 def to_xlsx(rows: Sequence[PlacementRow], lang: str) -> bytes:
-    """One sheet, bold frozen header row, dates as date cells."""
+    """One sheet with a bold, frozen header row and a filter; dates as date cells, text never a formula."""
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.title = "Placeringar" if lang == "sv" else "Placements"
-    sheet.append(headers(lang))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    sheet.title = SHEET_TITLES[language(lang)]
+    table: list[list[object]] = [list(headers(lang)), *(row.cells() for row in rows)]
+    widths = [MIN_WIDTH] * len(COLUMNS)
+    for row_number, values in enumerate(table, start=1):
+        for column_number, raw in enumerate(values, start=1):
+            value = _xlsx_cell(raw)
+            cell = sheet.cell(row=row_number, column=column_number, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula or an error code, whatever the text
+                shown = len(value)
+            elif isinstance(value, dt.date):
+                cell.number_format = DATE_FORMAT
+                shown = len(DATE_FORMAT)
+            else:
+                shown = len(str(value)) if value is not None else 0
+            if row_number == 1:
+                cell.font = Font(bold=True)
+            widths[column_number - 1] = max(widths[column_number - 1], min(shown, MAX_WIDTH))
+    for column_number, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(column_number)].width = width + 2
     sheet.freeze_panes = "A2"
-    widths = [len(h) for h in headers(lang)]
-    for row in rows:
-        values = [neutralise(c) for c in row.cells()]
-        sheet.append(values)
-        for i, value in enumerate(values):
-            widths[i] = max(widths[i], min(len(str(value)), 50))
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-            elif isinstance(cell.value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    for i, width in enumerate(widths, start=1):
-        sheet.column_dimensions[openpyxl.utils.get_column_letter(i)].width = width + 2
+    sheet.auto_filter.ref = sheet.dimensions
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
 
 
+_TRANSLITERATE = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ł": "l"})
+_NOT_SAFE = re.compile(r"[^A-Za-z0-9_]+")
+MAX_PART = 40
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode()
+    return _NOT_SAFE.sub("-", ascii_text)[:MAX_PART].strip("-_")
+
+
 def filename(allocation_round: AllocationRound, kind: str, fmt: str, scope: str | None) -> str:
-    """A safe ASCII file name made from server data, e.g. ``praktik-round-3-school-S012.xlsx``."""
-    parts = ["praktik-round", str(allocation_round.id), kind]
-    if scope:
-        parts.append(scope)
-    ascii_name = unicodedata.normalize("NFKD", "-".join(parts)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).strip("-") + "." + re.sub(r"[^a-z]", "", fmt)
+    """A safe ASCII file name made from server data, e.g. ``praktik-round-3-school-S012.xlsx``.
+
+    Only ``A-Z a-z 0-9 _ -`` appear before the one dot of the extension.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"export format {fmt!r} is not one of {', '.join(FORMATS)}")
+    parts = ["praktik", "round", str(allocation_round.id), _slug(kind), _slug(scope or "")]
+    return "-".join(part for part in parts if part) + "." + fmt

@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -143,7 +147,16 @@ class Page:
     def wait_for(self, condition: Callable[[], Any], timeout_s: float = 120, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            value = condition()
+            try:
+                value = condition()
+            except (NoSuchElementException, StaleElementReferenceException):
+                # A progress page reloads itself; an element found just before the
+                # reload is gone when it is read. Look again on the new page.
+                value = None
+            except WebDriverException as exc:
+                if "does not belong to the document" not in str(exc):
+                    raise
+                value = None
             if value:
                 return value
             time.sleep(0.25)
