@@ -98,3 +98,23 @@ ACTIVE_ASSIGNMENT_STATUSES = (
     AssignmentStatus.CONFIRMED,
     AssignmentStatus.LOCKED,
 )
+
+
+class UnansweredRule(enum.StrEnum):
+    """What happens at the confirmation deadline to placements the employer has not answered."""
+
+    CONFIRM = "confirm"  # silence is consent: the placement stands as confirmed
+    RELEASE = "release"  # the place is given up and the pupil placed again
+
+
+class MailState(enum.StrEnum):
+    QUEUED = "queued"  # waiting for its first or next attempt
+    SENDING = "sending"  # claimed by a sender; becomes sent or queued again
+    SENT = "sent"  # the SMTP server accepted it
+    FAILED = "failed"  # refused for good, or its outcome is unknown: a coordinator may resend
+
+
+class JobRunState(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, inspect
 
 import placement.models  # noqa: F401
 from placement.db import Base
-from placement.migrate import alembic_config, current_revision, heads, upgrade
+from placement.migrate import alembic_config, current_revision, heads, include_name, upgrade
 
 
 def test_there_is_exactly_one_head() -> None:
@@ -20,7 +20,8 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     # ``engine`` was migrated from empty by ``alembic upgrade head`` in conftest.
     assert current_revision(engine) == heads()[0]
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+        options = {"compare_type": True, "compare_server_default": True, "include_name": include_name}
+        context = MigrationContext.configure(connection, opts=options)
         assert compare_metadata(context, Base.metadata) == []
 
 

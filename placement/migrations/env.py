@@ -6,6 +6,7 @@ from alembic import context
 
 import placement.models  # noqa: F401  (registers every table on Base.metadata)
 from placement.db import Base
+from placement.migrate import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,6 +21,7 @@ def run_migrations() -> None:
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        include_name=include_name,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

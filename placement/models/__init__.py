@@ -2,6 +2,7 @@
 
 from placement.models.audit import AuditEvent, GeocodeCache
 from placement.models.employers import Employer, Offer, OfferCapacity, Workplace, offer_school
+from placement.models.operations import JobRun, OutboxMessage, PurgeRecord, RoundStatistics
 from placement.models.organisation import Municipality, Period, School, SchoolClass
 from placement.models.people import EmployerMembership, Pupil, SchoolMembership, User
 from placement.models.rounds import (
@@ -22,15 +23,19 @@ __all__ = [
     "Employer",
     "EmployerMembership",
     "GeocodeCache",
+    "JobRun",
     "ManualPlacement",
     "Municipality",
     "Offer",
     "OfferCapacity",
+    "OutboxMessage",
     "Period",
     "Preference",
     "PreferenceWindow",
     "Pupil",
+    "PurgeRecord",
     "RoundArtifact",
+    "RoundStatistics",
     "School",
     "SchoolClass",
     "SchoolMembership",

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from placement.db import Base, created_at, enum_column, intpk, utcnow
-from placement.enums import AssignmentStatus, JobState, RoundStatus
+from placement.enums import AssignmentStatus, JobState, RoundStatus, UnansweredRule
 
 if TYPE_CHECKING:
     from placement.models.employers import Offer
@@ -41,6 +41,9 @@ class PreferenceWindow(Base):
     opens_at: Mapped[dt.datetime]
     closes_at: Mapped[dt.datetime]
     max_choices: Mapped[int] = mapped_column(default=8)
+    #: When the scheduler saw the window open (and told the schools) and close.
+    opened_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
 
     def is_open(self, now: dt.datetime | None = None) -> bool:
         now = now or utcnow()
@@ -102,6 +105,16 @@ class AllocationRound(Base):
     solved_at: Mapped[dt.datetime | None]
     published_at: Mapped[dt.datetime | None]
     confirm_deadline: Mapped[dt.datetime | None]
+    #: Run the round by itself when its preference window closes.
+    auto_run: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    #: When the scheduler started the automatic run (so it starts once).
+    auto_run_at: Mapped[dt.datetime | None]
+    #: What the deadline does to placements the employer has not answered.
+    unanswered_rule: Mapped[UnansweredRule] = enum_column(
+        UnansweredRule, default=UnansweredRule.CONFIRM, server_default=UnansweredRule.CONFIRM.value
+    )
+    #: When the scheduler applied the rule at the deadline (so it is applied once).
+    deadline_applied_at: Mapped[dt.datetime | None]
 
     periods: Mapped[list[Period]] = relationship(secondary=round_period, order_by="Period.start_date")
     preference_window: Mapped[PreferenceWindow | None] = relationship()
