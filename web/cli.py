@@ -122,6 +122,50 @@ def serve(host: str, port: int) -> None:
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
+@main.command()
+@click.option(
+    "--sweep-seconds",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1, 60),
+    help="How often the sweeps run (below 60 only for tests and demos).",
+)
+def scheduler(sweep_seconds: int) -> None:
+    """Run the scheduler: windows, deadlines, reminders, mail, digest and purge (one process per database)."""
+    from placement import scheduler as scheduler_process
+    from placement.services.schedule import Settings
+
+    app = _app()
+    logging.getLogger().setLevel(logging.INFO)
+    scheduler_process.run(Settings.from_config(app.config), sweep_seconds=sweep_seconds)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be purged; change nothing.")
+@click.option("--months", type=click.IntRange(1, 240), help="Retention in months (default: PRAKTIK_RETENTION_MONTHS).")
+def purge(dry_run: bool, months: int | None) -> None:
+    """Purge personal data of pupils whose season ended longer ago than the retention period."""
+    from placement.db import utcnow
+    from placement.services import audit, retention
+
+    app = _app()
+    retention_months = months or int(app.config["RETENTION_MONTHS"])
+    with _transaction(app) as session:
+        if dry_run:
+            plan = retention.plan(session, now=utcnow(), retention_months=retention_months)
+            click.echo(f"Would purge {len(plan.pupil_ids)} pupils whose season ended before {plan.cutoff:%Y-%m-%d}")
+            for kind, count in sorted(plan.counts.items()):
+                click.echo(f"  {kind}: {count}")
+            return
+        record = retention.purge(session, now=utcnow(), retention_months=retention_months, actor=audit.CLI)
+    if record is None:
+        click.echo("Nothing to purge.")
+    else:
+        click.echo(f"Purged data of pupils whose season ended before {record.cutoff:%Y-%m-%d}:")
+        for kind, count in sorted(record.counts.items()):
+            click.echo(f"  {kind}: {count}")
+
+
 @main.group("import")
 def import_group() -> None:
     """Import cohorts or employers with offers from CSV or XLSX (all rows or none)."""

@@ -9,7 +9,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from placement.enums import AssignmentStatus, Gender, JobState, RoundStatus, Sector
+from placement.enums import AssignmentStatus, Gender, JobRunState, JobState, MailState, RoundStatus, Sector
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 
@@ -55,6 +55,29 @@ JOB_STATES = {
     JobState.RUNNING: _l("pågår"),
     JobState.SUCCEEDED: _l("klar"),
     JobState.FAILED: _l("misslyckades"),
+}
+
+MAIL_STATES = {
+    MailState.QUEUED: _l("i kö"),
+    MailState.SENDING: _l("skickas"),
+    MailState.SENT: _l("skickat"),
+    MailState.FAILED: _l("misslyckades"),
+}
+
+JOB_RUN_STATES = {
+    JobRunState.RUNNING: _l("pågår"),
+    JobRunState.SUCCEEDED: _l("klar"),
+    JobRunState.FAILED: _l("misslyckades"),
+}
+
+#: The scheduler's jobs by id (placement.scheduler.job_specs).
+SCHEDULER_JOBS = {
+    "windows": _l("Öppnar och stänger valperioder, kör omgångar som ska köras automatiskt"),
+    "deadlines": _l("Tillämpar regeln för obesvarade placeringar vid svarstidens slut"),
+    "reminders": _l("Påminner skolor och arbetsgivare"),
+    "mail": _l("Skickar e-post från utkorgen"),
+    "digest": _l("Veckosammanfattning till samordnare (måndagar 07.00)"),
+    "purge": _l("Gallrar personuppgifter efter lagringstiden (varje natt 03.30)"),
 }
 
 GENDERS = {Gender.FEMALE: _l("flickor"), Gender.MALE: _l("pojkar"), Gender.OTHER: _l("annat"), "unknown": _l("okänt")}
@@ -103,3 +126,6 @@ def register(app: Flask) -> None:
         lambda s: Markup.escape(str(ASSIGNMENT_STATUSES.get(AssignmentStatus(s), s))), "assignment_status"
     )
     app.add_template_filter(lambda s: Markup.escape(str(JOB_STATES.get(JobState(s), s))), "job_state")
+    app.add_template_filter(lambda s: Markup.escape(str(MAIL_STATES.get(MailState(s), s))), "mail_state")
+    app.add_template_filter(lambda s: Markup.escape(str(JOB_RUN_STATES.get(JobRunState(s), s))), "job_run_state")
+    app.add_template_filter(lambda s: Markup.escape(str(SCHEDULER_JOBS.get(s, s))), "scheduler_job")

@@ -24,7 +24,7 @@ class AuditEvent(Base):
 
     id: Mapped[intpk]
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
     #: Who acted, readable even after the account is gone: "user:12", "cli", "scheduler".
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(80))

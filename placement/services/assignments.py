@@ -5,8 +5,10 @@
   takes pupils out of the solver to place them by hand (:func:`mark_manual`).
   Every move is checked for capacity and eligibility and refused with the
   reason when it fails.
-* :func:`publish` makes the proposal visible and sets the employers' deadline.
-* Employers answer with :func:`confirm` or :func:`decline`.
+* :func:`publish` makes the proposal visible and sets the employers' deadline;
+  the employers' contacts and the schools' staff are told by e-mail.
+* Employers answer with :func:`confirm` or :func:`decline`; a confirmation is
+  mailed, with a calendar file, to the staff of the pupil's school.
 * Changes after publication come from an incremental solve
   (:mod:`placement.services.jobs`) as ``proposed`` rows beside the placements
   in force; :func:`accept_changes` applies them all at once,
@@ -28,19 +30,23 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from placement.db import utcnow
-from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus, RoundStatus
+from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus, Role, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, NotFound, ValidationError
 from placement.models import (
     AllocationRound,
     Assignment,
+    Employer,
     EmployerMembership,
     ManualPlacement,
     Offer,
     Period,
     Preference,
     Pupil,
+    School,
+    SchoolMembership,
+    User,
 )
-from placement.services import audit, rounds
+from placement.services import audit, mail, rounds
 from placement.services.offers import places_in
 from placement.services.preferences import ineligibility
 
@@ -48,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 #: Statuses that hold a place of an offer in a period.
 HOLDS_PLACE = (*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.PROPOSED)
+#: Where the links in mail lead, after the ``base_url`` a caller passes.
+EMPLOYER_PATH = "/employer/"
+SCHOOL_PATH = "/"
 
 
 def _proposed_round(session: Session, round_id: int, what: str) -> AllocationRound:
@@ -257,11 +266,15 @@ def manual_pupils(session: Session, round_id: int) -> list[ManualPlacement]:
     )
 
 
-def publish(session: Session, round_id: int, deadline: dt.datetime, *, actor: audit.Actor) -> AllocationRound:
+def publish(
+    session: Session, round_id: int, deadline: dt.datetime, *, actor: audit.Actor, base_url: str = ""
+) -> AllocationRound:
     """Publish a proposed round: pupils, schools and employers see their placements.
 
     Employers must confirm or decline by ``deadline``.  Publishing a round
-    that is already published changes nothing.
+    that is already published changes nothing.  The contacts of employers
+    with placements and the staff of schools with placed pupils get a
+    ``round_published`` mail (queued in this transaction; links start with ``base_url``).
     """
     allocation_round = rounds.get_round(session, round_id)
     if allocation_round.status is RoundStatus.PUBLISHED:
@@ -295,7 +308,68 @@ def publish(session: Session, round_id: int, deadline: dt.datetime, *, actor: au
         after={"status": RoundStatus.PUBLISHED.value, "confirm_deadline": deadline.isoformat(), "published": published},
     )
     logger.info("Round %s published by %s: %s placements", round_id, actor.label, published)
+    _mail_published(session, allocation_round, base_url)
     return allocation_round
+
+
+def _reachable(role: Role) -> tuple[Any, ...]:
+    """Conditions on :class:`User` for people with ``role`` who can be mailed."""
+    return (User.role == role, User.active.is_(True), User.email.is_not(None))
+
+
+def _mail_published(session: Session, allocation_round: AllocationRound, base_url: str) -> None:
+    """Tell each employer contact and school staff member how many placements their organisation got.
+
+    Only counts are mailed: no pupil's name reaches anyone before they log in.
+    """
+    published = (
+        select(Assignment)
+        .where(Assignment.round_id == allocation_round.id, Assignment.status == AssignmentStatus.PUBLISHED)
+        .subquery()
+    )
+    at_employers = session.execute(
+        select(User, Employer.name, func.count(published.c.id))
+        .join(EmployerMembership, EmployerMembership.user_id == User.id)
+        .join(Employer, Employer.id == EmployerMembership.employer_id)
+        .join(Offer, Offer.employer_id == Employer.id)
+        .join(published, published.c.offer_id == Offer.id)
+        .where(*_reachable(Role.EMPLOYER_CONTACT))
+        .group_by(User.id, Employer.id, Employer.name)
+    ).all()
+    at_schools = session.execute(
+        select(User, School.name, func.count(published.c.id))
+        .join(SchoolMembership, SchoolMembership.user_id == User.id)
+        .join(School, School.id == SchoolMembership.school_id)
+        .join(Pupil, Pupil.school_id == School.id)
+        .join(published, published.c.pupil_id == Pupil.id)
+        .where(*_reachable(Role.SCHOOL_STAFF))
+        .group_by(User.id, School.id, School.name)
+    ).all()
+    # One mail per person, even for someone who is a contact of two employers.
+    per_user: dict[int, tuple[User, str, list[str], int]] = {}
+    for rows, role in ((at_employers, "employer"), (at_schools, "school")):
+        for user, organisation, count in rows:
+            _, first_role, organisations, total = per_user.get(user.id, (user, role, [], 0))
+            per_user[user.id] = (user, first_role, [*organisations, organisation], total + int(count))
+    deadline = allocation_round.confirm_deadline
+    for user, role, orgs, total in per_user.values():
+        assert user.email is not None
+        mail.enqueue(
+            session,
+            kind="round_published",
+            recipient=user.email,
+            locale=user.locale,
+            context={
+                "name": user.display_name,
+                "organisation": ", ".join(sorted(orgs)),
+                "role": role,
+                "placements": total,
+                "deadline": mail.local_time(deadline) if deadline is not None else "",
+                "url": base_url.rstrip("/") + (EMPLOYER_PATH if role == "employer" else SCHOOL_PATH),
+            },
+            dedup_key=f"round:{allocation_round.id}:published:user:{user.id}",
+            user_id=user.id,
+        )
 
 
 def _answerable(session: Session, assignment: Assignment, what: str) -> None:
@@ -307,12 +381,66 @@ def _answerable(session: Session, assignment: Assignment, what: str) -> None:
         raise Conflict(f"placement {assignment.id}: the deadline to {what} passed on {deadline:%Y-%m-%d %H:%M} UTC")
 
 
-def confirm(session: Session, assignment: Assignment, *, actor: audit.Actor) -> Assignment:
-    """The employer confirms a published placement (a second confirmation changes nothing)."""
+def confirm(session: Session, assignment: Assignment, *, actor: audit.Actor, base_url: str = "") -> Assignment:
+    """The employer confirms a published placement (a second confirmation changes nothing).
+
+    The staff of the pupil's school get a ``placement_confirmed`` mail with a
+    calendar file (queued in this transaction).
+    """
     if assignment.status is AssignmentStatus.CONFIRMED:
         return assignment
     _answerable(session, assignment, "confirm")
-    return _answer(session, assignment, AssignmentStatus.CONFIRMED, None, actor)
+    confirmed = _answer(session, assignment, AssignmentStatus.CONFIRMED, None, actor)
+    mail_confirmed(session, confirmed, base_url)
+    return confirmed
+
+
+def mail_confirmed(session: Session, assignment: Assignment, base_url: str) -> None:
+    """Tell the staff of the pupil's school, and only them, that the placement is confirmed."""
+    pupil, offer, period = assignment.pupil, assignment.offer, assignment.period
+    staff = session.scalars(
+        select(User)
+        .join(SchoolMembership, SchoolMembership.user_id == User.id)
+        .where(SchoolMembership.school_id == pupil.school_id, *_reachable(Role.SCHOOL_STAFF))
+        .order_by(User.id)
+    ).all()
+    for user in staff:
+        assert user.email is not None
+        calendar = mail.placement_calendar(
+            uid=f"prao-assignment-{assignment.id}@praktik",
+            title=offer.title,
+            employer=offer.employer.name,
+            address=offer.workplace.address,
+            start=period.start_date,
+            end=period.end_date,
+            supervisor=offer.supervisor_name or "",
+            supervisor_phone=offer.supervisor_phone or "",
+            supervisor_email=offer.supervisor_email or "",
+            pupil=pupil.full_name,
+            locale=user.locale,
+        )
+        mail.enqueue(
+            session,
+            kind="placement_confirmed",
+            recipient=user.email,
+            locale=user.locale,
+            context={
+                "name": user.display_name,
+                "pupil": pupil.full_name,
+                "school": pupil.school.name,
+                "class_name": pupil.school_class.name,
+                "employer": offer.employer.name,
+                "title": offer.title,
+                "address": offer.workplace.address,
+                "start": period.start_date.isoformat(),
+                "end": period.end_date.isoformat(),
+                "supervisor": offer.supervisor_name or "",
+                "url": base_url.rstrip("/") + SCHOOL_PATH,
+            },
+            dedup_key=f"assignment:{assignment.id}:confirmed:user:{user.id}",
+            user_id=user.id,
+            attachment=calendar,
+        )
 
 
 def decline(session: Session, assignment: Assignment, reason: str, *, actor: audit.Actor) -> Assignment:

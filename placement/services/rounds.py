@@ -25,6 +25,7 @@ from placement.enums import (
     OfferKind,
     OfferStatus,
     RoundStatus,
+    UnansweredRule,
 )
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.models import (
@@ -36,6 +37,7 @@ from placement.models import (
     OfferCapacity,
     Period,
     Preference,
+    PreferenceWindow,
     Pupil,
     School,
     SchoolClass,
@@ -118,6 +120,45 @@ def update_policy(
     if after:
         audit.record(
             session, actor, "round.policy", "allocation_round", allocation_round.id, before=before, after=after
+        )
+    session.flush()
+    return allocation_round
+
+
+def update_automation(
+    session: Session,
+    allocation_round: AllocationRound,
+    *,
+    auto_run: bool,
+    unanswered_rule: UnansweredRule,
+    preference_window_id: int | None,
+    actor: audit.Actor,
+) -> AllocationRound:
+    """What the scheduler does for the round: run it when its window closes, and the deadline rule.
+
+    Running by itself needs a preference window, and only a round not yet
+    published can be set to run; the deadline rule can change until the
+    deadline has been applied.
+    """
+    label = f'round "{allocation_round.name}"'
+    if preference_window_id is not None and session.get(PreferenceWindow, preference_window_id) is None:
+        raise ValidationError(f"{label}: field preference_window: no window {preference_window_id}")
+    if auto_run and preference_window_id is None:
+        raise ValidationError(f"{label}: field auto_run needs a preference window whose closing starts the run")
+    fields: dict[str, Any] = {"unanswered_rule": unanswered_rule}
+    if auto_run != allocation_round.auto_run or preference_window_id != allocation_round.preference_window_id:
+        if allocation_round.status not in (RoundStatus.DRAFT, RoundStatus.FAILED):
+            raise Conflict(
+                f"round {allocation_round.id} is {allocation_round.status.value}; "
+                "only a draft or failed round can be set to run by itself"
+            )
+        fields |= {"auto_run": auto_run, "preference_window_id": preference_window_id, "auto_run_at": None}
+    if unanswered_rule is not allocation_round.unanswered_rule and allocation_round.deadline_applied_at is not None:
+        raise Conflict(f"round {allocation_round.id}: the deadline has passed and its rule was applied")
+    before, after = audit.changes(allocation_round, fields)
+    if after:
+        audit.record(
+            session, actor, "round.automation", "allocation_round", allocation_round.id, before=before, after=after
         )
     session.flush()
     return allocation_round

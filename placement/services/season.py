@@ -170,6 +170,12 @@ def update_preference_window(
     values = _window_values(label, merged)
     before, after = audit.changes(window, {name: values[name] for name in fields})
     if after:
+        # Moved into the future, the window opens or closes again when its new time comes.
+        now = utcnow()
+        if window.opens_at > now:
+            window.opened_at = None
+        if window.closes_at > now:
+            window.closed_at = None
         session.flush()
         audit.record(
             session, actor, "preference_window.update", "preference_window", window.id, before=before, after=after

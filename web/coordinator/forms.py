@@ -13,6 +13,9 @@ from wtforms import (
     DateTimeLocalField,
     DecimalField,
     IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
@@ -145,3 +148,19 @@ class WindowForm(FlaskForm):
     closes_at = DateTimeLocalField(_l("Stänger"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
     max_choices = IntegerField(_l("Antal val en elev får rangordna"), validators=[InputRequired(), NumberRange(1, 20)])
     submit = SubmitField(_l("Spara valperioden"))
+
+
+class AutomationForm(FlaskForm):
+    """What the scheduler does for a round."""
+
+    preference_window = SelectField(_l("Valperiod"), coerce=int, validators=[InputRequired()])
+    auto_run = BooleanField(_l("Kör fördelningen automatiskt när valperioden stänger"))
+    unanswered_rule = RadioField(
+        _l("Placeringar som arbetsgivaren inte har svarat på vid svarstidens slut"),
+        choices=[
+            SelectChoice("confirm", _l("räknas som bekräftade")),
+            SelectChoice("release", _l("släpps, och eleven placeras på nytt")),
+        ],
+        validators=[InputRequired()],
+    )
+    submit = SubmitField(_l("Spara automatiken"))

@@ -12,16 +12,19 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
-from placement.enums import RoundStatus
+from placement import scheduler
+from placement.enums import MailState, RoundStatus, UnansweredRule
 from placement.errors import ValidationError
-from placement.models import Employer, Offer, Period, School, SchoolClass
+from placement.models import Employer, Offer, Period, PreferenceWindow, School, SchoolClass
 from placement.services import (
     assignments,
     audit,
     employers,
     exports,
     jobs,
+    mail,
     planning,
     review,
     rounds,
@@ -31,6 +34,7 @@ from placement.services import (
 from web.coordinator import bp
 from web.coordinator.forms import (
     ActionForm,
+    AutomationForm,
     ManualForm,
     MoveForm,
     NewRoundForm,
@@ -202,7 +206,7 @@ def save_class_periods(school_id: int) -> ResponseReturnValue:
 @bp.get("/rounds")
 def round_list() -> ResponseReturnValue:
     form = NewRoundForm()
-    form.periods.choices = [(p.code, f"{p.name} ({p.code})") for p in _periods()]
+    form.periods.choices = [SelectChoice(p.code, f"{p.name} ({p.code})") for p in _periods()]
     form.fill(rounds.DEFAULT_POLICY)
     form.periods.data = [p.code for p in _periods()]
     return render_template("coordinator/rounds.html", rounds=rounds.list_rounds(db), form=form)
@@ -211,7 +215,7 @@ def round_list() -> ResponseReturnValue:
 @bp.post("/rounds")
 def create_round() -> ResponseReturnValue:
     form = NewRoundForm()
-    form.periods.choices = [(p.code, p.code) for p in _periods()]
+    form.periods.choices = [SelectChoice(p.code) for p in _periods()]
     if not form.validate_on_submit():
         _form_problems(form)
         return redirect(url_for(".round_list"))
@@ -236,8 +240,13 @@ def round_page(round_id: int) -> ResponseReturnValue:
     policy_form = PolicyForm()
     policy_form.fill(rounds.merged_policy(allocation_round.policy))
     publish_form = PublishForm()
+    automation_form = _automation_form()
+    automation_form.preference_window.data = allocation_round.preference_window_id or 0
+    automation_form.auto_run.data = allocation_round.auto_run
+    automation_form.unanswered_rule.data = allocation_round.unanswered_rule.value
     return render_template(
         "coordinator/round.html",
+        automation_form=automation_form,
         round=allocation_round,
         jobs=recent,
         live=live,
@@ -274,6 +283,35 @@ def save_policy(round_id: int) -> ResponseReturnValue:
     return redirect(url_for(".round_page", round_id=round_id))
 
 
+def _automation_form() -> AutomationForm:
+    form = AutomationForm()
+    windows = db.scalars(select(PreferenceWindow).order_by(PreferenceWindow.opens_at.desc())).all()
+    form.preference_window.choices = [SelectChoice(0, _("ingen"))] + [
+        SelectChoice(w.id, f"{w.name} ({w.opens_at:%Y-%m-%d} – {w.closes_at:%Y-%m-%d})") for w in windows
+    ]
+    return form
+
+
+@bp.post("/rounds/<int:round_id>/automation")
+def save_automation(round_id: int) -> ResponseReturnValue:
+    allocation_round = rounds.get_round(db, round_id)
+    form = _automation_form()
+    if form.validate_on_submit():
+        rounds.update_automation(
+            db,
+            allocation_round,
+            auto_run=bool(form.auto_run.data),
+            unanswered_rule=UnansweredRule(form.unanswered_rule.data),
+            preference_window_id=form.preference_window.data or None,
+            actor=_actor(),
+        )
+        db.commit()
+        flash(_("Automatiken är sparad."), "info")
+    else:
+        _form_problems(form)
+    return redirect(url_for(".round_page", round_id=round_id))
+
+
 @bp.post("/rounds/<int:round_id>/run")
 def run_round(round_id: int) -> ResponseReturnValue:
     if not RunForm().validate_on_submit():
@@ -297,7 +335,7 @@ def publish_round(round_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         deadline = to_utc(form.deadline.data)
         assert deadline is not None
-        assignments.publish(db, round_id, deadline, actor=_actor())
+        assignments.publish(db, round_id, deadline, actor=_actor(), base_url=current_app.config["BASE_URL"])
         db.commit()
         flash(_("Omgången är publicerad. Arbetsgivarna svarar senast %(when)s.", when=form.deadline.data), "info")
     else:
@@ -475,3 +513,36 @@ def _locale() -> str:
     from flask_babel import get_locale
 
     return str(get_locale() or "sv")
+
+
+# --- scheduler and outbox --------------------------------------------------------------------------------------------
+
+
+@bp.get("/scheduler")
+def scheduler_page() -> ResponseReturnValue:
+    state = request.args.get("state") or None
+    try:
+        wanted = MailState(state) if state else None
+    except ValueError:
+        abort(404)
+    return render_template(
+        "coordinator/scheduler.html",
+        jobs=scheduler.job_overview(db),
+        running=scheduler.is_running(db),
+        runs=scheduler.recent_runs(db),
+        messages=mail.outbox(db, state=wanted),
+        counts=mail.counts(db),
+        state=wanted,
+        MailState=MailState,
+        action=ActionForm(),
+    )
+
+
+@bp.post("/outbox/<int:message_id>/resend")
+def resend_message(message_id: int) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    message = mail.resend(db, message_id, actor=_actor())
+    db.commit()
+    flash(_("Meddelandet till %(to)s skickas igen.", to=message.recipient), "info")
+    return redirect(url_for(".scheduler_page"))

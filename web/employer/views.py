@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -47,7 +47,7 @@ def placements() -> ResponseReturnValue:
 def confirm(assignment_id: int) -> ResponseReturnValue:
     assignment = _own(assignment_id)
     if FlaskForm().validate_on_submit():
-        assignments.confirm(db, assignment, actor=_actor())
+        assignments.confirm(db, assignment, actor=_actor(), base_url=current_app.config["BASE_URL"])
         db.commit()
         flash(_("Placeringen är bekräftad."), "info")
     return redirect(url_for(".placements"))
