@@ -26,6 +26,7 @@ state-based and idempotent, each in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -43,6 +44,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.executors.base import run_job
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -285,13 +287,18 @@ def reconcile(scheduler: BackgroundScheduler, specs: list[JobSpec]) -> None:
     for job in scheduler.get_jobs():
         if job.id not in wanted:
             logger.warning("Removing stored job %s: no such job any more", job.id)
-            job.remove()
+            with contextlib.suppress(JobLookupError):  # another scheduler removed it first
+                job.remove()
     for spec in specs:
         trigger = CronTrigger(timezone=scheduler.timezone, **spec.cron)
         job = scheduler.get_job(spec.id)
         if job is None:
-            scheduler.add_job(spec.func, trigger, id=spec.id, name=spec.description)
-            logger.info("Job %s added: %s", spec.id, trigger)
+            try:
+                scheduler.add_job(spec.func, trigger, id=spec.id, name=spec.description)
+            except ConflictingIdError:  # a second scheduler, started at the same moment, added it first
+                logger.info("Job %s was added by another scheduler", spec.id)
+            else:
+                logger.info("Job %s added: %s", spec.id, trigger)
         elif str(job.trigger) != str(trigger) or job.func_ref != spec.func:
             job.modify(func=spec.func, name=spec.description)
             job.reschedule(trigger)

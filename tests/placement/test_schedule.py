@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from placement import models as m
 from placement.db import utcnow
-from placement.enums import AssignmentStatus, JobState, Role, RoundStatus, UnansweredRule
+from placement.enums import AssignmentStatus, JobRunState, JobState, Role, RoundStatus, UnansweredRule
 from placement.scheduler import job_specs
 from placement.services import assignments, audit, jobs, mail, schedule
 from placement.services.rounds import create_round
@@ -320,3 +320,26 @@ def test_the_purge_runs_once_a_night_also_when_the_clocks_change() -> None:
     nights = _fires("purge", dt.datetime(2027, 3, 27, 12, tzinfo=STOCKHOLM), 3)
     assert [fire.astimezone(STOCKHOLM).date().day for fire in nights] == [28, 29, 30]
     assert {(fire.astimezone(STOCKHOLM).hour, fire.astimezone(STOCKHOLM).minute) for fire in nights} == {(3, 30)}
+
+
+def test_the_nightly_purge_sweep_keeps_a_month_of_job_runs(db_session: Session) -> None:
+    now = utcnow()
+    for age in (40, 20):
+        db_session.add(
+            m.JobRun(
+                job_id="mail",
+                scheduled_for=now - dt.timedelta(days=age),
+                state=JobRunState.SUCCEEDED,
+                started_at=now - dt.timedelta(days=age),
+                finished_at=now - dt.timedelta(days=age),
+                host="h",
+                pid=1,
+            )
+        )
+    db_session.flush()
+
+    result = schedule.purge(db_session, SETTINGS, now)
+
+    assert str(result) == "no personal data past its retention; 1 old job runs removed"
+    ages = [(now - run.started_at).days for run in db_session.scalars(select(m.JobRun))]
+    assert ages == [20]
