@@ -133,3 +133,26 @@ def test_demo_region_exports_a_round_the_solver_accepts(tmp_path: Path, monkeypa
     outcome = solver.result_from_dict(json.loads(solved.read_text(encoding="utf-8")))
     assert solver.check(instance, outcome) == []
     assert outcome.metrics.placed == outcome.placed_max
+
+
+def test_purge_dry_run_then_purge(sqlite_file: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRAKTIK_RETENTION_MONTHS", "12")
+    with Session(sqlite_file) as session, session.begin():
+        old = f.period(session, code="v2024", start_date=dt.date(2024, 11, 4))
+        recent = f.period(session, code="v2026", start_date=dt.date(2026, 11, 2))
+        f.pupil(session, school_class=f.school_class(session, period=old), first_name="Gammal")
+        f.pupil(session, school_class=f.school_class(session, period=recent), first_name="Ny")
+
+    preview = run("purge", "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    assert "Would purge 1 pupils" in preview.output
+    with Session(sqlite_file) as session:
+        assert len(session.scalars(select(m.Pupil)).all()) == 2
+
+    result = run("purge")
+    assert result.exit_code == 0, result.output
+    assert "pupil: 1" in result.output
+    with Session(sqlite_file) as session:
+        assert [p.first_name for p in session.scalars(select(m.Pupil))] == ["Ny"]
+        assert len(session.scalars(select(m.PurgeRecord)).all()) == 1
+    assert run("purge").output.strip() == "Nothing to purge."
