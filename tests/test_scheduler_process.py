@@ -26,7 +26,7 @@ from placement import models as m
 from placement.db import make_engine, utcnow
 from placement.enums import JobRunState, MailState, Role, RoundStatus
 from placement.scheduler import JobSpec, UnknownJobFunction, build
-from placement.services import mail, schedule
+from placement.services import assignments, audit, jobs, mail, schedule
 from tests import factories as f
 from tests.smtp_server import SmtpServer
 
@@ -301,3 +301,62 @@ def test_a_job_whose_function_is_gone_stops_the_start(live_engine: Engine) -> No
     renamed = [JobSpec("windows", "placement.scheduler:windows_job_renamed", {"second": "0"}, "renamed")]
     with pytest.raises(UnknownJobFunction, match="windows_job_renamed"):
         build(settings, live_engine, specs=renamed)
+
+
+def test_each_reminder_reaches_exactly_the_right_people_once(
+    make_session: sessionmaker[Session], smtp: SmtpServer, start: Callable[[], Scheduler]
+) -> None:
+    with make_session() as session, session.begin():
+        allocation_round, _, offers = f.small_round(session)
+        round_id = allocation_round.id
+        w45 = allocation_round.periods[0]
+        job_id = jobs.enqueue(session, round_id, actor=audit.CLI).id
+    assert jobs.run_job(make_session, job_id, heartbeat_s=None).value == "succeeded"
+    with make_session() as session, session.begin():
+        assignments.publish(session, round_id, utcnow() + dt.timedelta(days=2), actor=audit.CLI)
+        employers = [session.get_one(m.Offer, offer.id).employer for offer in offers[:2]]
+        waiting = [_member(session, Role.EMPLOYER_CONTACT, employer) for employer in employers]
+        idle = _member(session, Role.EMPLOYER_CONTACT, f.employer(session))  # no pupils: nothing to answer
+        behind = f.school(session, name="Bergskolan")
+        f.pupil(session, school_class=f.school_class(session, school=behind, period=w45, name="9C"))
+        teacher = _member(session, Role.SCHOOL_STAFF, behind)
+        ready = _member(
+            session, Role.SCHOOL_STAFF, session.scalars(select(m.School).where(m.School.code == "S01")).one()
+        )
+        session.add(
+            m.PreferenceWindow(
+                name="Val", opens_at=utcnow() - dt.timedelta(days=5), closes_at=utcnow() + dt.timedelta(days=2)
+            )
+        )
+        expected = {
+            "employer_reminder": {user.email for user in waiting},
+            "school_reminder": {teacher.email},
+            "window_open": {teacher.email, ready.email},
+        }
+        assert idle.email not in expected["employer_reminder"]
+    scheduler = start()
+
+    def delivered() -> dict[str, Counter[str]]:
+        with make_session() as session:
+            kinds = dict(session.execute(select(m.OutboxMessage.message_id, m.OutboxMessage.kind)).all())
+        by_kind: dict[str, Counter[str]] = {}
+        for received in smtp.received:
+            kind = kinds[received.message["Message-ID"]]
+            by_kind.setdefault(kind, Counter()).update(received.rcpt_tos)
+        return by_kind
+
+    wait_for(lambda: all(kind in delivered() for kind in expected), "the reminders", 60, scheduler)
+    time.sleep(4)  # several more sweeps: nobody is reminded again
+    by_kind = delivered()
+    for kind, recipients in expected.items():
+        assert by_kind[kind] == Counter(recipients), kind
+
+
+def _member(session: Session, role: Role, organisation: m.School | m.Employer) -> m.User:
+    user = f.user(session, role)
+    if isinstance(organisation, m.School):
+        session.add(m.SchoolMembership(user=user, school=organisation))
+    else:
+        session.add(m.EmployerMembership(user=user, employer=organisation))
+    session.flush()
+    return user
