@@ -17,6 +17,7 @@ from placement.services import mail
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.web.test_coordinator import _login, _post, _track_session  # noqa: F401  (autouse: _post needs it)
+from web.coordinator.forms import to_utc
 
 
 def _message(session: Session, state: MailState, **kw: object) -> m.OutboxMessage:
@@ -152,3 +153,10 @@ def test_the_web_app_never_starts_a_scheduler(app: Flask, client: FlaskClient, d
     client.get("/coordinator/scheduler")
     names = [thread.name for thread in threading.enumerate()]
     assert not [name for name in names if "APScheduler" in name or "scheduler" in name.lower()]
+
+
+def test_a_local_time_on_a_daylight_saving_change_is_one_documented_instant() -> None:
+    spring = to_utc(dt.datetime.fromisoformat("2027-03-28T02:30"))  # as the form reads it; no such time here
+    autumn = to_utc(dt.datetime.fromisoformat("2026-10-25T02:30"))  # this time occurs twice
+    assert spring == dt.datetime(2027, 3, 28, 1, 30, tzinfo=dt.UTC)  # 03:30 summer time
+    assert autumn == dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC)  # the first 02:30, summer time

@@ -28,7 +28,13 @@ LOCAL = ZoneInfo("Europe/Stockholm")
 
 
 def to_utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """A local (Europe/Stockholm) wall-clock time from a form, as an aware UTC time."""
+    """A local (Europe/Stockholm) wall-clock time from a form, as an aware UTC time.
+
+    Across daylight-saving changes: a time the spring change skips (02:30 on the
+    last Sunday of March) is read with winter time, so it is the instant that
+    clocks show as 03:30; a time the autumn change repeats (02:30 on the last
+    Sunday of October) is its first occurrence, in summer time.
+    """
     if moment is None:
         return None
     return moment.replace(tzinfo=LOCAL).astimezone(dt.UTC)
