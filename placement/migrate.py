@@ -29,11 +29,32 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database behind ``engine`` to ``revision`` (default: the newest)."""
+    """Bring the database behind ``engine`` to ``revision`` (default: the newest).
+
+    SQLite alters a table by re-creating it: the old table is dropped and the
+    new one renamed.  With foreign keys on, dropping the old table would
+    delete or null every row that refers to it, so, as the SQLite manual
+    prescribes for such changes, foreign keys are off while the migrations
+    run and checked before the transaction commits.
+    """
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        if sqlite:
+            driver.execute("PRAGMA foreign_keys=OFF")  # outside any transaction, where it takes effect
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration left rows that refer to missing rows: {broken[:10]}")
+        finally:
+            if sqlite:
+                driver.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 import placement.models  # noqa: F401
-from placement.db import Base
+from placement.db import Base, make_engine
 from placement.migrate import alembic_config, current_revision, heads, include_name, upgrade
 
 
@@ -33,3 +35,29 @@ def test_downgrade_to_base_and_up_again(database_url: str, engine: Engine) -> No
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
     assert "assignment" in inspect(engine).get_table_names()
+
+
+def test_upgrading_sqlite_keeps_rows_that_refer_to_rebuilt_tables(tmp_path: Path) -> None:
+    # SQLite re-creates a table to alter it; rows referring to it must survive (0003 and 0004 alter
+    # allocation_round and user_account, which rounds, periods and the append-only audit log refer to).
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    upgrade(engine, "0002")
+    with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO user_account (role, email, display_name, locale, active, session_version, created_at)"
+            " VALUES ('coordinator', 'a@kommun.example', 'A', 'sv', 1, 1, '2026-01-01')",
+            "INSERT INTO period (code, name, start_date, end_date) VALUES ('w1', 'V1', '2026-01-05', '2026-01-16')",
+            "INSERT INTO allocation_round (name, status, policy, created_at, created_by_id)"
+            " VALUES ('Höst', 'draft', '{}', '2026-01-01', 1)",
+            "INSERT INTO round_period (round_id, period_id) VALUES (1, 1)",
+            "INSERT INTO audit_event (at, actor_id, actor, action, entity_type)"
+            " VALUES ('2026-01-01', 1, 'user:1', 'x', 'y')",
+        ):
+            connection.exec_driver_sql(statement)
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT round_id, period_id FROM round_period").all() == [(1, 1)]
+        assert connection.exec_driver_sql("SELECT created_by_id FROM allocation_round").all() == [(1,)]
+        assert connection.exec_driver_sql("SELECT actor_id FROM audit_event").all() == [(1,)]
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()

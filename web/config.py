@@ -47,12 +47,15 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SCHOOL_REMINDER_DAYS": int(os.environ.get("PRAKTIK_SCHOOL_REMINDER_DAYS", "3")),
         "GEOCODER_URL": os.environ.get("PRAKTIK_GEOCODER_URL", "https://nominatim.openstreetmap.org"),
         "GEOCODER_USER_AGENT": os.environ.get("PRAKTIK_GEOCODER_USER_AGENT", ""),
+        "MAP_TILES_URL": os.environ.get("PRAKTIK_MAP_TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+        "MAP_ATTRIBUTION": os.environ.get("PRAKTIK_MAP_ATTRIBUTION", "© OpenStreetMap contributors"),
         "SCHEDULER_ENABLED": False,
     }
 
 
 TEST_CONFIG: dict[str, Any] = {
     "TESTING": True,
+    "MAP_TILES_URL": "",  # tests reach no tile server
     "SECRET_KEY": "test-secret-key",
     "WTF_CSRF_ENABLED": True,
     "SCHEDULER_ENABLED": False,

@@ -4,13 +4,15 @@ from placement.models.audit import AuditEvent, GeocodeCache
 from placement.models.employers import Employer, Offer, OfferCapacity, Workplace, offer_school
 from placement.models.operations import JobRun, OutboxMessage, PurgeRecord, RoundStatistics
 from placement.models.organisation import Municipality, Period, School, SchoolClass
-from placement.models.people import EmployerMembership, Pupil, SchoolMembership, User
+from placement.models.people import EmployerMembership, LoginFailure, Pupil, SchoolMembership, User
 from placement.models.rounds import (
     AllocationRound,
     Assignment,
     ManualPlacement,
+    PlacementFeedback,
     Preference,
     PreferenceWindow,
+    PupilEvaluation,
     RoundArtifact,
     SolveJob,
     round_period,
@@ -24,15 +26,18 @@ __all__ = [
     "EmployerMembership",
     "GeocodeCache",
     "JobRun",
+    "LoginFailure",
     "ManualPlacement",
     "Municipality",
     "Offer",
     "OfferCapacity",
     "OutboxMessage",
     "Period",
+    "PlacementFeedback",
     "Preference",
     "PreferenceWindow",
     "Pupil",
+    "PupilEvaluation",
     "PurgeRecord",
     "RoundArtifact",
     "RoundStatistics",

@@ -95,6 +95,10 @@ class Offer(Base):
     min_age: Mapped[int | None]
     #: Tags a pupil must have, e.g. ["swedish"]; see Pupil.attributes.
     requirements: Mapped[list[str]] = mapped_column(default=list)
+    #: Working hours as the employer writes them, e.g. "08.00–15.00, lunch 11.30".
+    hours: Mapped[str | None] = mapped_column(String(200))
+    #: What the pupil should bring or wear.
+    bring: Mapped[str | None] = mapped_column(Text)
     supervisor_name: Mapped[str | None] = mapped_column(String(200))
     supervisor_phone: Mapped[str | None] = mapped_column(String(40))
     supervisor_email: Mapped[str | None] = mapped_column(String(254))

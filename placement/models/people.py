@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from placement.db import Base, created_at, enum_column, intpk
+from placement.db import Base, created_at, enum_column, intpk, utcnow
 from placement.enums import Gender, Role
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ class User(Base):
     __table_args__ = (
         UniqueConstraint("email", name="uq_user_account_email"),
         UniqueConstraint("pupil_id", name="uq_user_account_pupil_id"),
+        UniqueConstraint("login_code_id", name="uq_user_account_login_code_id"),
         CheckConstraint("(role = 'pupil') = (pupil_id IS NOT NULL)", name="pupil_role_has_pupil"),
     )
 
@@ -35,7 +36,9 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(256))
-    #: Hash of a pupil's personal login code (handed out by the school).
+    #: A pupil's personal login code is ``<login_code_id>-<secret>``: the id finds
+    #: the account, the hash of the whole code checks it (handed out by the school).
+    login_code_id: Mapped[str | None] = mapped_column(String(16))
     login_code_hash: Mapped[str | None] = mapped_column(String(256))
     pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupil.id", ondelete="CASCADE"))
     locale: Mapped[str] = mapped_column(String(5), default="sv")
@@ -152,3 +155,17 @@ class Pupil(Base):
 
     def __repr__(self) -> str:
         return f"<Pupil {self.id}>"
+
+
+class LoginFailure(Base):
+    """A failed login, kept for a while so that repeated failures can be slowed down.
+
+    ``key`` says what failed: ``email:<address>``, ``ip:<address>`` or
+    ``code:<address>`` (pupil codes, per client address).
+    """
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[intpk]
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -260,3 +260,38 @@ class RoundArtifact(Base):
     body: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[created_at]
+
+
+class PlacementFeedback(Base):
+    """The employer's short feedback on one pupil's placement, after it."""
+
+    __tablename__ = "placement_feedback"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
+
+    id: Mapped[intpk]
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"), unique=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    #: 1 (did not work) to 5 (very good).
+    rating: Mapped[int]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[created_at]
+
+    assignment: Mapped[Assignment] = relationship()
+
+
+class PupilEvaluation(Base):
+    """A pupil's short evaluation of their placement, after it."""
+
+    __tablename__ = "pupil_evaluation"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
+
+    id: Mapped[intpk]
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"), unique=True)
+    #: 1 (bad) to 5 (very good).
+    rating: Mapped[int]
+    #: Whether the pupil would recommend the placement to another pupil.
+    recommend: Mapped[bool]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[created_at]
+
+    assignment: Mapped[Assignment] = relationship()
