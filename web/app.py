@@ -114,8 +114,12 @@ def register_blueprints(app: Flask) -> None:
     from web.coordinator import bp as coordinator_bp
     from web.employer import bp as employer_bp
     from web.main import bp as main_bp
+    from web.pupil import bp as pupil_bp
+    from web.school import bp as school_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(coordinator_bp, url_prefix="/coordinator")
     app.register_blueprint(employer_bp, url_prefix="/employer")
+    app.register_blueprint(school_bp, url_prefix="/school")
+    app.register_blueprint(pupil_bp, url_prefix="/pupil")

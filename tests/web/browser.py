@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,19 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import BaseWSGIServer, make_server
+
+#: axe-core, vendored (tests/vendor/README): WCAG 2.1 A and AA rules.
+AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+_AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: "tag", values: arguments[0]}, resultTypes: ["violations"]})
+  .then(result => done(result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + (n.failureSummary || "").split("\\n").join(" ")),
+  }))))
+  .catch(error => done([{id: "axe-error", impact: "error", help: String(error), nodes: []}]));
+"""
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -143,6 +157,22 @@ class Page:
 
     def logout(self) -> None:
         self.driver.delete_all_cookies()
+
+    def accessibility_violations(self) -> list[dict[str, Any]]:
+        """axe-core's WCAG 2.1 A/AA violations on the current page."""
+        if not self.driver.execute_script("return typeof axe !== 'undefined'"):
+            self.driver.execute_script(AXE.read_text(encoding="utf-8"))
+        self.driver.set_script_timeout(60)
+        violations: list[dict[str, Any]] = self.driver.execute_async_script(_AXE_RUN, AXE_TAGS)
+        return violations
+
+    def assert_accessible(self) -> None:
+        """No WCAG 2.1 A or AA violation on the current page, as axe-core checks it."""
+        violations = self.accessibility_violations()
+        report = "\n".join(
+            f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations
+        )
+        assert not violations, f"{self.driver.current_url}:\n{report}"
 
     def wait_for(self, condition: Callable[[], Any], timeout_s: float = 120, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout_s

@@ -2,14 +2,28 @@ from __future__ import annotations
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
+from placement.enums import Role
 from placement.services.overview import region_summary
 from web.extensions import db
 from web.main import bp
 
+#: Where each role starts after logging in.
+HOMES = {
+    Role.COORDINATOR: "coordinator.overview",
+    Role.SCHOOL_STAFF: "school.home",
+    Role.EMPLOYER_CONTACT: "employer.placements",
+    Role.PUPIL: "pupil.home",
+}
+
 
 @bp.route("/")
 def index() -> ResponseReturnValue:
+    if current_user.is_authenticated and current_user.role in HOMES:
+        endpoint = HOMES[current_user.role]
+        if endpoint in current_app.view_functions:
+            return redirect(url_for(endpoint))
     return render_template("main/index.html", summary=region_summary(db))
 
 

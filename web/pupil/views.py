@@ -1,0 +1,3 @@
+"""Pupil views (being built)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""School views (being built)."""
+
+from __future__ import annotations
