@@ -390,6 +390,8 @@ class _Loader:
                 "display_name": f"{p['first_name']} {p['last_name']}",
                 "pupil_id": pupil_ids[p["id"]],
                 "login_code_hash": generate_password_hash(self.secrets[p["id"]]) if p["id"] in self.secrets else None,
+                # The code's first group finds the account (placement.services.login_codes).
+                "login_code_id": self.secrets[p["id"]].split("-", 1)[0] if p["id"] in self.secrets else None,
             }
             for p in pupils
         ]

@@ -17,6 +17,7 @@ from data.generate import DEFAULT_SEED, generate_region, luhn_digit, render
 from placement import models as m
 from placement.enums import Gender, OfferKind, Role, Sector
 from placement.errors import Conflict, ValidationError
+from placement.services import login_codes
 from placement.services.demo import default_dataset, load_demo_region
 from tests import factories as f
 
@@ -182,3 +183,11 @@ def test_refuses_a_file_that_is_not_a_demo_dataset(db_session: Session, tmp_path
     dataset.write_text('{"format": "praktik-instance/1"}')
     with pytest.raises(ValidationError, match="praktik-demo/1"):
         load_demo_region(db_session, dataset)
+
+
+def test_the_demo_pupil_logs_in_with_the_printed_code(db_session: Session) -> None:
+    summary = load_demo_region(db_session)
+    (pupil_login,) = [login for login in summary.logins if login.role == "pupil"]
+    user = login_codes.authenticate(db_session, pupil_login.secret.lower().replace("-", " "))
+    assert user.pupil is not None
+    assert user.pupil.external_id == pupil_login.login

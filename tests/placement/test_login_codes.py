@@ -1,0 +1,74 @@
+"""Pupils' login codes: issued once in plain text, found by their first group, revoked at once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from placement import models as m
+from placement.errors import NotFound
+from placement.services import audit, login_codes
+from placement.services.accounts import AuthenticationFailed
+from tests import factories as f
+
+STAFF = audit.Actor("user:7")
+
+
+def test_an_issued_code_logs_the_pupil_in_however_it_is_typed(db_session: Session) -> None:
+    pupil = f.pupil(db_session, first_name="Åsa", last_name="Öberg")
+    issued = login_codes.issue(db_session, pupil, actor=STAFF)
+
+    assert issued.pupil_name == "Åsa Öberg"
+    groups = issued.code.split("-")
+    assert [len(g) for g in groups] == [4, 4, 4]
+    assert set(issued.code.replace("-", "")) <= set(login_codes.ALPHABET)
+    user = login_codes.authenticate(db_session, issued.code.lower().replace("-", " "))
+    assert user.pupil_id == pupil.id
+    stored = db_session.scalars(select(m.User).where(m.User.pupil_id == pupil.id)).one()
+    assert stored.login_code_hash is not None
+    assert issued.code not in stored.login_code_hash
+    assert stored.login_code_id == groups[0]
+
+
+def test_a_wrong_code_and_a_code_of_nobody_fail_alike(db_session: Session) -> None:
+    pupil = f.pupil(db_session)
+    issued = login_codes.issue(db_session, pupil, actor=STAFF)
+    wrong_secret = issued.code[:-1] + ("A" if issued.code[-1] != "A" else "B")
+    for attempt in (wrong_secret, "ZZZZ-ZZZZ-ZZZZ", "", "x"):
+        with pytest.raises(AuthenticationFailed, match="wrong code"):
+            login_codes.authenticate(db_session, attempt)
+
+
+def test_reissuing_voids_the_old_code_and_its_sessions(db_session: Session) -> None:
+    pupil = f.pupil(db_session)
+    first = login_codes.issue(db_session, pupil, actor=STAFF)
+    version = login_codes.authenticate(db_session, first.code).session_version
+    second = login_codes.issue(db_session, pupil, actor=STAFF)
+
+    with pytest.raises(AuthenticationFailed):
+        login_codes.authenticate(db_session, first.code)
+    user = login_codes.authenticate(db_session, second.code)
+    assert user.session_version > version
+    actions = db_session.scalars(select(m.AuditEvent.action).where(m.AuditEvent.entity_id == pupil.id)).all()
+    assert actions.count("pupil.login_code.issue") == 2
+
+
+def test_a_revoked_code_stops_working(db_session: Session) -> None:
+    pupil = f.pupil(db_session)
+    issued = login_codes.issue(db_session, pupil, actor=STAFF)
+    assert login_codes.has_code(db_session, [pupil.id]) == {pupil.id}
+    login_codes.revoke(db_session, pupil, actor=STAFF)
+    assert login_codes.has_code(db_session, [pupil.id]) == set()
+    with pytest.raises(AuthenticationFailed):
+        login_codes.authenticate(db_session, issued.code)
+    with pytest.raises(NotFound):
+        login_codes.revoke(db_session, pupil, actor=STAFF)
+
+
+def test_an_inactive_account_cannot_log_in_with_its_code(db_session: Session) -> None:
+    pupil = f.pupil(db_session)
+    issued = login_codes.issue(db_session, pupil, actor=STAFF)
+    login_codes.pupil_account(db_session, pupil).active = False
+    with pytest.raises(AuthenticationFailed):
+        login_codes.authenticate(db_session, issued.code)
