@@ -144,7 +144,7 @@ def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
     """The CSRF token of the form on ``path``, as a browser would send it back."""
     import re
 
-    html = client.get(path).get_data(as_text=True)
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
         r'name="csrf_token" value="([^"]+)"', html
     )

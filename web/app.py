@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request, session
 from flask_babel import get_locale
@@ -85,27 +87,49 @@ def configure_extensions(app: Flask) -> None:
         return user
 
 
+#: ``{img_src}`` is filled by :func:`content_security_policy` from the map tile server.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src {img_src}; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+#: Sent on every response, with the CSP: pages, JSON, files, redirects and error pages (RELIABILITY.md T-CS-03).
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+@functools.cache
+def content_security_policy(tiles_url: str) -> str:
+    """The CSP, letting images come only from this site, ``data:`` and the map's tile server.
+
+    A tile template's subdomain placeholder (``https://{s}.tile.example.org/...``)
+    becomes a wildcard host; a URL that is not http(s) adds no source.
+    """
+    sources = ["'self'", "data:"]
+    parts = urlsplit(tiles_url.strip().replace("{s}", "*"))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if parts.scheme in {"http", "https"} and host and all(ch not in host for ch in " ;,'\"{}"):
+        sources.append(f"{parts.scheme}://{host}")
+    return CONTENT_SECURITY_POLICY.format(img_src=" ".join(sources))
 
 
 def configure_security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response: Any) -> Any:
+        csp = content_security_policy(app.config.get("MAP_TILES_URL") or "")
+        response.headers.setdefault("Content-Security-Policy", csp)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Cache-Control", "no-store")
+        if request.endpoint != "static":
+            # Pages, JSON and exports may carry personal data: never kept by a browser or proxy (T-CS-04).
+            # Static files keep their own caching.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 
@@ -113,13 +137,17 @@ def register_blueprints(app: Flask) -> None:
     from web.auth import bp as auth_bp
     from web.coordinator import bp as coordinator_bp
     from web.employer import bp as employer_bp
+    from web.employer.signup import bp as employer_signup_bp
     from web.main import bp as main_bp
     from web.pupil import bp as pupil_bp
+    from web.pupil.login import bp as pupil_login_bp
     from web.school import bp as school_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(coordinator_bp, url_prefix="/coordinator")
     app.register_blueprint(employer_bp, url_prefix="/employer")
+    app.register_blueprint(employer_signup_bp, url_prefix="/register")
     app.register_blueprint(school_bp, url_prefix="/school")
     app.register_blueprint(pupil_bp, url_prefix="/pupil")
+    app.register_blueprint(pupil_login_bp, url_prefix="/pupil-login")

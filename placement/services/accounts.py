@@ -1,23 +1,31 @@
-"""Accounts: passwords, logging in and out."""
+"""Accounts: passwords, logging in and out, and slowing down repeated failures."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from placement.db import utcnow
 from placement.errors import PlacementError, ValidationError
-from placement.models import User
+from placement.models import LoginFailure, User
 
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 10
+#: Password hashing: werkzeug's scrypt (memory-hard), named so a library default cannot change it silently.
+HASH_METHOD = "scrypt"
+#: A key (``email:<address>``, ``ip:<address>``, ``code:<address>``) with more
+#: than MAX_FAILURES failed logins within WINDOW is refused until older failures
+#: leave the window: a delay, never a permanent lock-out (RELIABILITY.md T-AU-03).
+MAX_FAILURES = 5
+WINDOW = dt.timedelta(minutes=15)
 #: A hash to compare against when the account does not exist, so that the
 #: response time does not tell which e-mail addresses have accounts.
-_DUMMY_HASH = generate_password_hash("praktik-timing-equaliser")
+_DUMMY_HASH = generate_password_hash("praktik-timing-equaliser", method=HASH_METHOD)
 
 
 class AuthenticationFailed(PlacementError):
@@ -25,7 +33,7 @@ class AuthenticationFailed(PlacementError):
 
 
 def hash_secret(secret: str) -> str:
-    return generate_password_hash(secret)
+    return generate_password_hash(secret, method=HASH_METHOD)
 
 
 def set_password(user: User, password: str) -> None:
@@ -52,3 +60,51 @@ def end_sessions(user: User) -> None:
     """Void every session of ``user``: cookies carrying the old version stop working."""
     user.session_version = (user.session_version or 0) + 1
     logger.info("User %s logged out", user.id)
+
+
+def record_failure(session: Session, key: str, now: dt.datetime | None = None) -> None:
+    """Note a failed login for ``key``.
+
+    The caller commits it on its own, after rolling back the failed attempt, so
+    that the failure survives whatever else the request undoes.
+    """
+    session.add(LoginFailure(key=key[:300], at=now or utcnow()))
+    session.flush()
+    logger.warning("Login failed for %s", key)
+
+
+def _recent(session: Session, key: str, now: dt.datetime | None) -> list[dt.datetime]:
+    since = (now or utcnow()) - WINDOW
+    query = select(LoginFailure.at).where(LoginFailure.key == key[:300], LoginFailure.at > since)
+    return list(session.scalars(query.order_by(LoginFailure.at)))
+
+
+def throttled(session: Session, key: str, now: dt.datetime | None = None, *, limit: int = MAX_FAILURES) -> bool:
+    """Whether ``key`` has more than ``limit`` failed logins within the last WINDOW."""
+    return len(_recent(session, key, now)) > limit
+
+
+def retry_after(session: Session, key: str, now: dt.datetime | None = None, *, limit: int = MAX_FAILURES) -> int:
+    """Seconds until ``key`` is no longer throttled (0 if it is not).
+
+    ``limit`` may be raised for keys many people share, such as a school's one
+    public address from which a whole class types its codes.
+    """
+    now = now or utcnow()
+    recent = _recent(session, key, now)
+    if len(recent) <= limit:
+        return 0
+    # The key is free once only ``limit`` failures remain in the window.
+    frees_at = recent[len(recent) - limit - 1] + WINDOW
+    return max(1, int((frees_at - now).total_seconds()) + 1)
+
+
+def clear_failures(session: Session, key: str) -> None:
+    """Forget the failures of ``key`` (after a successful login)."""
+    session.execute(delete(LoginFailure).where(LoginFailure.key == key[:300]))
+
+
+def prune_failures(session: Session, older_than: dt.datetime) -> int:
+    """Delete failures recorded before ``older_than``; they no longer count. Returns how many."""
+    result = session.execute(delete(LoginFailure).where(LoginFailure.at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)

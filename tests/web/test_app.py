@@ -42,17 +42,17 @@ def test_login_and_logout_end_the_session(client: FlaskClient, db_session: Sessi
     accounts.set_password(user, "ett-långt-lösenord")
     db_session.flush()
     assert _login(client, "samordnare@example.se", "ett-långt-lösenord") == 302
-    assert user.display_name in client.get("/").get_data(as_text=True)
+    assert user.display_name in client.get("/", follow_redirects=True).get_data(as_text=True)
     copied = client.get_cookie("session")
     assert copied is not None
 
     token = csrf_token(client, "/")
     assert client.post("/auth/logout", data={"csrf_token": token}).status_code == 302
-    assert user.display_name not in client.get("/").get_data(as_text=True)
+    assert user.display_name not in client.get("/", follow_redirects=True).get_data(as_text=True)
 
     # Replaying the cookie captured before logout no longer authenticates.
     client.set_cookie("session", copied.value)
-    assert user.display_name not in client.get("/").get_data(as_text=True)
+    assert user.display_name not in client.get("/", follow_redirects=True).get_data(as_text=True)
 
 
 def test_wrong_password_is_refused(client: FlaskClient, db_session: Session) -> None:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from placement.enums import Role
 from placement.services import accounts
 from web.auth import bp
 from web.auth.forms import LoginForm, LogoutForm
@@ -19,18 +20,51 @@ def _safe_next(target: str | None) -> str:
     return url_for("main.index")
 
 
+def _pupil_login_url() -> str:
+    """Where pupils log in with their personal code."""
+    if "pupil_login.login" in current_app.view_functions:
+        return url_for("pupil_login.login")
+    return "/pupil-login/"
+
+
+def _page(form: LoginForm, status: int = 200, headers: dict[str, str] | None = None) -> ResponseReturnValue:
+    return render_template("auth/login.html", form=form, pupil_login_url=_pupil_login_url()), status, headers or {}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        email_key = f"email:{(form.email.data or '').strip().lower()}"
+        keys = (email_key, f"ip:{request.remote_addr}")
+        # Throttled: answer before looking at the password, so guessing gains nothing.
+        wait = max(accounts.retry_after(db, key) for key in keys)
+        if wait:
+            db.rollback()
+            flash(_("För många misslyckade inloggningar. Försök igen om en stund."), "error")
+            return _page(form, 429, {"Retry-After": str(wait)})
         try:
             user = accounts.authenticate(db, form.email.data or "", form.password.data or "")
         except accounts.AuthenticationFailed:
             db.rollback()
+            for key in keys:  # in a transaction of their own: nothing else rolls them back
+                accounts.record_failure(db, key)
+            db.commit()
             flash(_("Fel e-postadress eller lösenord."), "error")
-            return render_template("auth/login.html", form=form), 401
+            return _page(form, 401)
+        if user.role is Role.EMPLOYER_CONTACT and user.email_verified_at is None:
+            db.rollback()
+            flash(
+                _(
+                    "Din e-postadress är inte bekräftad ännu. Öppna länken i e-postmeddelandet "
+                    "vi skickade när ni registrerade er, och logga sedan in."
+                ),
+                "error",
+            )
+            return _page(form, 403)
+        accounts.clear_failures(db, email_key)
         db.commit()
         lang = session.get("lang")
         session.clear()  # a fresh session on login (no fixation)
@@ -38,7 +72,7 @@ def login() -> ResponseReturnValue:
             session["lang"] = lang
         login_user(user)
         return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", form=form)
+    return _page(form)
 
 
 @bp.route("/logout", methods=["POST"])
