@@ -1,0 +1,60 @@
+"""Pupils log in with the personal code their school hands out: no e-mail, no password.
+
+A small blueprint of its own, because the pupil blueprint requires a
+logged-in pupil and this page is for pupils who are not logged in yet.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+
+from placement.services import accounts, login_codes
+from placement.services.accounts import AuthenticationFailed
+from web.extensions import db
+from web.pupil.forms import CodeLoginForm
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("pupil_login", __name__)
+
+#: Failed codes allowed per client address in accounts.WINDOW.  A whole class often
+#: shares one school address, so typos must not lock it out; with 31^12 possible
+#: codes, 30 guesses per quarter of an hour gain an attacker nothing.
+CODE_FAILURES_PER_ADDRESS = 30
+
+
+@bp.route("/", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = CodeLoginForm()
+    if form.validate_on_submit():
+        key = f"code:{request.remote_addr}"
+        # Throttled: answer before looking at the code, so guessing gains nothing.
+        wait = accounts.retry_after(db, key, limit=CODE_FAILURES_PER_ADDRESS)
+        if wait:
+            db.rollback()
+            flash(_("För många försök med fel kod. Vänta en stund och försök igen."), "error")
+            return render_template("pupil/login.html", form=form), 429, {"Retry-After": str(wait)}
+        try:
+            user = login_codes.authenticate(db, form.code.data or "")
+        except AuthenticationFailed:
+            db.rollback()
+            accounts.record_failure(db, key)  # in a transaction of its own: nothing else rolls it back
+            db.commit()
+            # The same answer for an unknown, revoked or mistyped code: nothing is revealed.
+            flash(_("Koden fungerade inte. Kontrollera att du har skrivit rätt, eller fråga din skola."), "error")
+            return render_template("pupil/login.html", form=form), 401
+        db.commit()
+        lang = session.get("lang")
+        session.clear()  # a fresh session on login (no fixation)
+        if lang:
+            session["lang"] = lang
+        login_user(user)
+        return redirect(url_for("pupil.home"))
+    return render_template("pupil/login.html", form=form)
