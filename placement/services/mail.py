@@ -80,6 +80,7 @@ KINDS: dict[str, frozenset[str]] = {
     "placements_released": frozenset({"name", "employer", "released", "deadline"}),
     "round_auto_run": frozenset({"name", "round_name", "status", "placed", "pupils", "url"}),
     "weekly_digest": frozenset({"name", "week", "items", "failed_mail", "failed_jobs", "url"}),
+    "verify_email": frozenset({"name", "url"}),
 }
 
 

@@ -29,6 +29,7 @@ NOW = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
 
 #: A context for every template, with exactly the documented keys.
 SAMPLES: dict[str, dict[str, Any]] = {
+    "verify_email": {"name": "Kristina Wikström", "url": "https://praktik.kommun.example/register/verify/abc"},
     "window_open": {
         "name": "Åsa Öberg",
         "school": "Ängsskolan",

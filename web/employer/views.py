@@ -1,37 +1,38 @@
-"""Employer views: the pupils placed with the employer, to confirm or decline."""
+"""Employer views: organisation and workplaces, offers, demand, the pupils placed with the employer, feedback.
+
+Thin: each view parses its form, calls one service of
+``placement.services.employer_portal`` (which checks that the object belongs
+to one of the user's employers, else 404), commits, and redirects or renders.
+"""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import SelectChoice
 
-from placement.models import Assignment
-from placement.services import assignments, audit
+from placement.models import Offer, User, Workplace
+from placement.services import assignments, audit, employer_portal
 from web.employer import bp
+from web.employer.forms import DeclineForm, FeedbackForm, OfferForm, WithdrawForm, WorkplaceForm, offer_form
 from web.extensions import db
 
 
-class DeclineForm(FlaskForm):
-    reason = TextAreaField(_l("Skäl till att ni avböjer"), validators=[DataRequired(), Length(max=1000)])
-    submit = SubmitField(_l("Avböj"))
+def _user() -> User:
+    user: User = current_user._get_current_object()
+    return user
 
 
 def _actor() -> audit.Actor:
-    return audit.Actor.of(current_user._get_current_object())
+    return audit.Actor.of(_user())
 
 
-def _own(assignment_id: int) -> Assignment:
-    """The placement, if it is at one of the user's employers; 404 otherwise."""
-    assignment = assignments.for_employer_user(db, current_user.id, assignment_id)
-    if assignment is None:
-        abort(404)
-    return assignment
+# --- placements ------------------------------------------------------------------------------------------------------
 
 
 @bp.get("/")
@@ -39,13 +40,14 @@ def placements() -> ResponseReturnValue:
     return render_template(
         "employer/placements.html",
         lines=assignments.employer_placements(db, current_user.id),
+        feedback=employer_portal.feedback_state(db, _user()),
         decline_form=DeclineForm(),
     )
 
 
 @bp.post("/placements/<int:assignment_id>/confirm")
 def confirm(assignment_id: int) -> ResponseReturnValue:
-    assignment = _own(assignment_id)
+    assignment = employer_portal.own_assignment(db, _user(), assignment_id)
     if FlaskForm().validate_on_submit():
         assignments.confirm(db, assignment, actor=_actor(), base_url=current_app.config["BASE_URL"])
         db.commit()
@@ -55,7 +57,7 @@ def confirm(assignment_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:assignment_id>/decline")
 def decline(assignment_id: int) -> ResponseReturnValue:
-    assignment = _own(assignment_id)
+    assignment = employer_portal.own_assignment(db, _user(), assignment_id)
     form = DeclineForm()
     if form.validate_on_submit():
         assignments.decline(db, assignment, form.reason.data or "", actor=_actor())
@@ -64,3 +66,212 @@ def decline(assignment_id: int) -> ResponseReturnValue:
     else:
         flash(_("Skriv ett skäl till att ni avböjer."), "error")
     return redirect(url_for(".placements"))
+
+
+@bp.route("/placements/<int:assignment_id>/feedback", methods=["GET", "POST"])
+def feedback(assignment_id: int) -> ResponseReturnValue:
+    user = _user()
+    assignment = employer_portal.feedback_target(db, user, assignment_id)
+    form = FeedbackForm()
+    if form.validate_on_submit():
+        employer_portal.give_feedback(
+            db, user, assignment.id, rating=int(form.rating.data or 0), comment=form.comment.data or ""
+        )
+        db.commit()
+        flash(_("Tack för ert omdöme!"), "info")
+        return redirect(url_for(".placements"))
+    pupil = assignment.pupil
+    return render_template(
+        "employer/feedback.html",
+        form=form,
+        assignment=assignment,
+        pupil_name=pupil.full_name,
+        school=pupil.school.name,
+        class_name=pupil.school_class.name,
+    ), 400 if form.errors else 200
+
+
+# --- organisation and workplaces -------------------------------------------------------------------------------------
+
+
+@bp.get("/organisation")
+def organisation() -> ResponseReturnValue:
+    return render_template("employer/organisation.html", employers=employer_portal.own_employers(db, _user()))
+
+
+def _workplace_form(obj: Workplace | None = None) -> WorkplaceForm:
+    form = WorkplaceForm(obj=obj)
+    own = employer_portal.own_employers(db, _user())
+    form.employer.choices = [SelectChoice(e.id, e.name) for e in own]
+    if obj is not None:
+        form.employer.choices = [SelectChoice(obj.employer_id, obj.employer.name)]
+        form.employer.data = obj.employer_id
+    elif len(own) == 1 and form.employer.data is None:
+        form.employer.data = own[0].id
+    return form
+
+
+@bp.route("/workplaces/new", methods=["GET", "POST"])
+def new_workplace() -> ResponseReturnValue:
+    form = _workplace_form()
+    if form.validate_on_submit():
+        workplace = employer_portal.add_workplace(
+            db,
+            _user(),
+            form.employer.data,
+            name=form.name.data or "",
+            address=form.address.data or "",
+            lat=form.lat.data,
+            lon=form.lon.data,
+        )
+        db.commit()
+        flash(_("Arbetsplatsen är sparad."), "info")
+        return redirect(url_for(".workplace", workplace_id=workplace.id))
+    return render_template("employer/workplace.html", form=form, workplace=None), 400 if form.errors else 200
+
+
+@bp.route("/workplaces/<int:workplace_id>", methods=["GET", "POST"])
+def workplace(workplace_id: int) -> ResponseReturnValue:
+    found = employer_portal.own_workplace(db, _user(), workplace_id)
+    form = _workplace_form(found)
+    if form.validate_on_submit():
+        employer_portal.update_workplace(
+            db,
+            _user(),
+            found.id,
+            name=form.name.data or "",
+            address=form.address.data or "",
+            lat=form.lat.data,
+            lon=form.lon.data,
+        )
+        db.commit()
+        flash(_("Arbetsplatsen är sparad."), "info")
+        return redirect(url_for(".workplace", workplace_id=found.id))
+    markers = []
+    if found.lat is not None and found.lon is not None:
+        markers = [{"lat": found.lat, "lon": found.lon, "label": found.name}]
+    return render_template(
+        "employer/workplace.html", form=form, workplace=found, markers=markers
+    ), 400 if form.errors else 200
+
+
+# --- offers ----------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/offers")
+def offer_list() -> ResponseReturnValue:
+    user = _user()
+    return render_template(
+        "employer/offers.html",
+        rows=employer_portal.offer_rows(db, user),
+        periods=employer_portal.periods(db),
+        employers=employer_portal.own_employers(db, user),
+        has_workplaces=bool(employer_portal.own_workplaces(db, user)),
+    )
+
+
+def _offer_form(offer: Offer | None) -> OfferForm:
+    user = _user()
+    form = offer_form(employer_portal.periods(db))
+    own = employer_portal.own_workplaces(db, user)
+    several = len({w.employer_id for w in own}) > 1
+    form.workplace.choices = [
+        SelectChoice(w.id, f"{w.name}, {w.employer.name}" if several else w.name)
+        for w in own
+        if offer is None or w.employer_id == offer.employer_id
+    ]
+    if request.method == "GET" and offer is not None:
+        form.title.data = offer.title
+        form.description.data = offer.description
+        form.sector.data = offer.sector.value
+        form.workplace.data = offer.workplace_id
+        form.min_age.data = offer.min_age
+        form.requirements.data = ", ".join(offer.requirements or [])
+        form.hours.data = offer.hours
+        form.bring.data = offer.bring
+        form.supervisor_name.data = offer.supervisor_name
+        form.supervisor_phone.data = offer.supervisor_phone
+        form.supervisor_email.data = offer.supervisor_email
+        form.risk_assessment.data = offer.risk_assessment_confirmed_at is not None
+        places = {c.period_id: c.places for c in offer.capacities}
+        for period, field in form.places_fields():
+            field.data = places.get(period.id, 0)
+    return form
+
+
+def _save(form: OfferForm, offer_id: int | None) -> Offer:
+    return employer_portal.save_offer(
+        db,
+        _user(),
+        offer_id,
+        workplace_id=form.workplace.data,
+        title=form.title.data or "",
+        description=form.description.data or "",
+        sector=form.sector.data or "",
+        min_age=form.min_age.data,
+        requirements=form.requirement_tags(),
+        hours=form.hours.data,
+        bring=form.bring.data,
+        supervisor_name=form.supervisor_name.data,
+        supervisor_phone=form.supervisor_phone.data,
+        supervisor_email=form.supervisor_email.data,
+        places=form.places(),
+        risk_assessment=bool(form.risk_assessment.data),
+    )
+
+
+def _offer_page(form: OfferForm, offer: Offer | None, **context: Any) -> ResponseReturnValue:
+    return render_template(
+        "employer/offer.html",
+        form=form,
+        offer=offer,
+        problem=employer_portal.visibility_code(offer) if offer is not None else None,
+        **context,
+    ), 400 if form.errors else 200
+
+
+@bp.route("/offers/new", methods=["GET", "POST"])
+def new_offer() -> ResponseReturnValue:
+    form = _offer_form(None)
+    if not form.workplace.choices:
+        flash(_("Lägg till en arbetsplats innan du lägger upp ett erbjudande."), "info")
+        return redirect(url_for(".new_workplace"))
+    if form.validate_on_submit():
+        offer = _save(form, None)
+        db.commit()
+        flash(_("Erbjudandet är sparat."), "info")
+        return redirect(url_for(".offer", offer_id=offer.id))
+    return _offer_page(form, None)
+
+
+@bp.route("/offers/<int:offer_id>", methods=["GET", "POST"])
+def offer(offer_id: int) -> ResponseReturnValue:
+    found = employer_portal.own_offer(db, _user(), offer_id)
+    form = _offer_form(found)
+    if form.validate_on_submit():
+        _save(form, found.id)
+        db.commit()
+        flash(_("Erbjudandet är sparat."), "info")
+        return redirect(url_for(".offer", offer_id=found.id))
+    return _offer_page(form, found, withdraw_form=WithdrawForm())
+
+
+@bp.post("/offers/<int:offer_id>/withdraw")
+def withdraw_offer(offer_id: int) -> ResponseReturnValue:
+    found = employer_portal.own_offer(db, _user(), offer_id)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        employer_portal.withdraw_offer(db, _user(), found.id, form.reason.data or "")
+        db.commit()
+        flash(_("Erbjudandet är tillbakadraget. Eleverna ser det inte längre."), "info")
+    else:
+        flash(_("Skriv varför ni drar tillbaka erbjudandet."), "error")
+    return redirect(url_for(".offer", offer_id=found.id))
+
+
+# --- demand ----------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/demand")
+def demand() -> ResponseReturnValue:
+    return render_template("employer/demand.html", demand=employer_portal.demand(db, _user()))
