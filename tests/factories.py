@@ -142,6 +142,8 @@ def user(session: Session, role: Role = Role.COORDINATOR, **kw: Any) -> m.User:
         role=role,
         email=kw.pop("email", None if role is Role.PUPIL else f"user{n}@example.se"),
         display_name=kw.pop("display_name", f"Användare {n}"),
+        # Employer contacts log in only with a verified address; test accounts are verified.
+        email_verified_at=kw.pop("email_verified_at", RISK_CONFIRMED if role is Role.EMPLOYER_CONTACT else None),
         **kw,
     )
     session.add(obj)

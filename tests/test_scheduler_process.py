@@ -146,17 +146,18 @@ def queue_mail(make_session: sessionmaker[Session], count: int, prefix: str) -> 
 def test_the_window_closes_on_time_and_the_round_runs_by_itself(
     make_session: sessionmaker[Session], smtp: SmtpServer, start: Callable[[], Scheduler]
 ) -> None:
+    scheduler = start()
+    wait_for(lambda: runs(make_session, "windows"), "the scheduler to run", 60, scheduler)
     with make_session() as session, session.begin():
         coordinator = f.user(session, Role.COORDINATOR, email="samordnare@kommun.example")
         allocation_round, _, _ = f.small_round(session)
-        closes = utcnow() + dt.timedelta(seconds=4)
+        closes = utcnow() + dt.timedelta(seconds=3)
         window = m.PreferenceWindow(name="Val", opens_at=closes - dt.timedelta(days=7), closes_at=closes, max_choices=5)
         session.add(window)
         session.flush()
         allocation_round.preference_window_id = window.id
         allocation_round.auto_run = True
         round_id, window_id = allocation_round.id, window.id
-    scheduler = start()
 
     def proposed() -> bool:
         with make_session() as session:
@@ -166,7 +167,8 @@ def test_the_window_closes_on_time_and_the_round_runs_by_itself(
     with make_session() as session:
         closed_at = session.get_one(m.PreferenceWindow, window_id).closed_at
         assert closed_at is not None
-        assert dt.timedelta(0) <= closed_at - closes < dt.timedelta(seconds=3), "closed within the sweep's second"
+        # The sweep runs every second here (every minute in production); allow for a loaded machine.
+        assert dt.timedelta(0) <= closed_at - closes < dt.timedelta(seconds=5), "closed at the sweep after its time"
         jobs_run = session.scalars(select(m.SolveJob).where(m.SolveJob.round_id == round_id)).all()
         assert [(job.state.value, job.kind) for job in jobs_run] == [("succeeded", "initial")]
     wait_for(lambda: smtp.messages, "the coordinator's mail", 30, scheduler)

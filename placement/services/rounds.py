@@ -346,8 +346,23 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
                 f"school {school.code} ({school.name}): no coordinates (geo_status {school.geo_status.value}); "
                 "correct the address or enter coordinates"
             )
+    # A self-arranged placement is locked: its place on the map matters to no
+    # decision, so while its address waits for the geocoder it stands at the school.
+    stand_in: dict[int, tuple[float, float]] = {}
+    school_of = {p.id: p.school_id for p in pupils}
+    for pupil_id, offer in locked_offer.items():
+        home = schools.get(school_of[pupil_id])
+        if (
+            offer.kind is OfferKind.SELF_ARRANGED
+            and (offer.workplace.lat is None or offer.workplace.lon is None)
+            and home is not None
+            and home.lat is not None
+            and home.lon is not None
+        ):
+            stand_in[offer.id] = (home.lat, home.lon)
+            notes.append(f"offer {offer.code}: self-arranged, no coordinates yet; placed at school {home.code}")
     for offer in offers.values():
-        if offer.workplace.lat is None or offer.workplace.lon is None:
+        if (offer.workplace.lat is None or offer.workplace.lon is None) and offer.id not in stand_in:
             problems.append(
                 f"offer {offer.code}: workplace {offer.workplace.name!r} has no coordinates "
                 f"(geo_status {offer.workplace.geo_status.value}); correct the address or enter coordinates"
@@ -400,21 +415,27 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
             {"id": s.code, "name": s.name, "lat": s.lat, "lon": s.lon, "need_index": s.need_index}
             for s in schools.values()
         ],
-        "offers": [_offer_document(offer, periods) for offer in sorted(offers.values(), key=lambda o: o.code)],
+        "offers": [
+            _offer_document(offer, periods, stand_in.get(offer.id))
+            for offer in sorted(offers.values(), key=lambda o: o.code)
+        ],
         "students": students,
         "policy": merged_policy(allocation_round.policy),
     }
     return InstanceBuild(instance=instance, notes=notes)
 
 
-def _offer_document(offer: Offer, periods: dict[int, Period]) -> dict[str, Any]:
+def _offer_document(
+    offer: Offer, periods: dict[int, Period], location: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    lat, lon = location or (offer.workplace.lat, offer.workplace.lon)
     document: dict[str, Any] = {
         "id": offer.code,
         "employer": offer.employer.code,
         "title": offer.title,
         "sector": offer.sector.value,
-        "lat": offer.workplace.lat,
-        "lon": offer.workplace.lon,
+        "lat": lat,
+        "lon": lon,
         "capacity": {periods[c.period_id].code: c.places for c in offer.capacities if c.period_id in periods},
     }
     if offer.min_age is not None:

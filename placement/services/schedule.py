@@ -52,7 +52,7 @@ from placement.models import (
     SchoolMembership,
     User,
 )
-from placement.services import assignments, audit, jobs, mail, retention
+from placement.services import accounts, assignments, audit, jobs, mail, retention
 
 logger = logging.getLogger(__name__)
 
@@ -606,6 +606,9 @@ def purge(session: Session, settings: Settings, now: dt.datetime | None = None) 
         result.add("no personal data past its retention")
     else:
         result.add(f"purged: {', '.join(f'{n} {kind}' for kind, n in sorted(record.counts.items()))}")
+    failures = accounts.prune_failures(session, now - accounts.WINDOW)
+    if failures:
+        result.add(f"{failures} old failed logins removed")
     old = session.execute(
         JobRun.__table__.delete().where(JobRun.finished_at < now - JOB_RUN_RETENTION)  # type: ignore[attr-defined]
     ).rowcount

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import solver
 from placement import models as m
 from placement.enums import AssignmentStatus, EmployerStatus, Gender, OfferKind, Sector
 from placement.errors import ValidationError
@@ -154,3 +155,28 @@ def test_creating_a_round_is_audited(db_session: Session, world: World) -> None:
     event = db_session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "round.create")).one()
     assert event.entity_id == world.round.id
     assert event.after["periods"] == ["w07", "w45"]
+
+
+def test_a_self_arranged_placement_without_coordinates_stands_at_the_school(db_session: Session, world: World) -> None:
+    self_found = world.bo.self_arranged_offer
+    assert self_found is not None
+    self_found.workplace.lat = self_found.workplace.lon = None
+    db_session.flush()
+
+    build = rounds.build_instance(db_session, world.round)
+
+    school = world.bo.school
+    (document,) = [o for o in build.instance["offers"] if o["id"] == self_found.code]
+    assert (document["lat"], document["lon"]) == (school.lat, school.lon)
+    assert any(self_found.code in note and "self-arranged" in note for note in build.notes)
+    instance = solver.load_instance(build.instance)
+    result = solver.solve(instance)
+    assert solver.check(instance, result) == []
+    assert result.assignments
+
+
+def test_a_catalogue_offer_without_coordinates_stops_the_build(db_session: Session, world: World) -> None:
+    world.shop.workplace.lat = None
+    db_session.flush()
+    with pytest.raises(ValidationError, match=f"offer {world.shop.code}: workplace .* has no coordinates"):
+        rounds.build_instance(db_session, world.round)

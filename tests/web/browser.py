@@ -95,6 +95,8 @@ def chromium(lang: str = "sv") -> Iterator[webdriver.Chrome]:
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
+    # Headless Chromium does not derive Accept-Language from --lang: set it, so pages come in ``lang``.
+    options.add_experimental_option("prefs", {"intl.accept_languages": lang})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(60)
     try:

@@ -144,7 +144,12 @@ def test_coordinator_season_in_the_browser(live_database_url: str, demo_engine: 
                 .order_by(func.count(m.Assignment.id).desc(), m.Offer.employer_id)
                 .limit(1)
             ).one()
-            contact = m.User(role=Role.EMPLOYER_CONTACT, email="handledare@example.se", display_name="Handledare")
+            contact = m.User(
+                role=Role.EMPLOYER_CONTACT,
+                email="handledare@example.se",
+                display_name="Handledare",
+                email_verified_at=dt.datetime.now(dt.UTC),
+            )
             accounts.set_password(contact, "ett-långt-lösenord")
             session.add(contact)
             session.add(m.EmployerMembership(user=contact, employer_id=employer_id))
