@@ -76,8 +76,6 @@ class AlreadyRegistered(Conflict):
         super().__init__(message)
 
 
-
-
 # --- registering and verifying ---------------------------------------------------------------------------------------
 
 
