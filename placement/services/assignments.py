@@ -49,6 +49,7 @@ from placement.models import (
 from placement.services import audit, mail, rounds
 from placement.services.offers import places_in
 from placement.services.preferences import ineligibility
+from placement.services.recipients import reachable, school_staff
 
 logger = logging.getLogger(__name__)
 
@@ -312,11 +313,6 @@ def publish(
     return allocation_round
 
 
-def _reachable(role: Role) -> tuple[Any, ...]:
-    """Conditions on :class:`User` for people with ``role`` who can be mailed."""
-    return (User.role == role, User.active.is_(True), User.email.is_not(None))
-
-
 def _mail_published(session: Session, allocation_round: AllocationRound, base_url: str) -> None:
     """Tell each employer contact and school staff member how many placements their organisation got.
 
@@ -333,7 +329,7 @@ def _mail_published(session: Session, allocation_round: AllocationRound, base_ur
         .join(Employer, Employer.id == EmployerMembership.employer_id)
         .join(Offer, Offer.employer_id == Employer.id)
         .join(published, published.c.offer_id == Offer.id)
-        .where(*_reachable(Role.EMPLOYER_CONTACT))
+        .where(*reachable(Role.EMPLOYER_CONTACT))
         .group_by(User.id, Employer.id, Employer.name)
     ).all()
     at_schools = session.execute(
@@ -342,7 +338,7 @@ def _mail_published(session: Session, allocation_round: AllocationRound, base_ur
         .join(School, School.id == SchoolMembership.school_id)
         .join(Pupil, Pupil.school_id == School.id)
         .join(published, published.c.pupil_id == Pupil.id)
-        .where(*_reachable(Role.SCHOOL_STAFF))
+        .where(*reachable(Role.SCHOOL_STAFF))
         .group_by(User.id, School.id, School.name)
     ).all()
     # One mail per person, even for someone who is a contact of two employers.
@@ -398,13 +394,7 @@ def confirm(session: Session, assignment: Assignment, *, actor: audit.Actor, bas
 def mail_confirmed(session: Session, assignment: Assignment, base_url: str) -> None:
     """Tell the staff of the pupil's school, and only them, that the placement is confirmed."""
     pupil, offer, period = assignment.pupil, assignment.offer, assignment.period
-    staff = session.scalars(
-        select(User)
-        .join(SchoolMembership, SchoolMembership.user_id == User.id)
-        .where(SchoolMembership.school_id == pupil.school_id, *_reachable(Role.SCHOOL_STAFF))
-        .order_by(User.id)
-    ).all()
-    for user in staff:
+    for user in school_staff(session, [pupil.school_id]).get(pupil.school_id, []):
         assert user.email is not None
         calendar = mail.placement_calendar(
             uid=f"prao-assignment-{assignment.id}@praktik",

@@ -32,7 +32,6 @@ from placement.enums import (
     EmployerStatus,
     JobRunState,
     MailState,
-    Role,
     RoundStatus,
     UnansweredRule,
 )
@@ -41,7 +40,6 @@ from placement.models import (
     AllocationRound,
     Assignment,
     Employer,
-    EmployerMembership,
     JobRun,
     Offer,
     Preference,
@@ -49,10 +47,10 @@ from placement.models import (
     Pupil,
     School,
     SchoolClass,
-    SchoolMembership,
     User,
 )
 from placement.services import accounts, assignments, audit, jobs, mail, retention
+from placement.services.recipients import coordinators, employer_contacts, school_staff
 
 logger = logging.getLogger(__name__)
 
@@ -141,55 +139,9 @@ class SweepResult:
 # --- recipients ------------------------------------------------------------------------------------------------------
 
 
-def _reachable(query: Any) -> Any:
-    return query.where(User.active.is_(True), User.email.is_not(None))
-
-
-def school_staff(session: Session, school_ids: Iterable[int]) -> dict[int, list[User]]:
-    """Active staff with an e-mail address, per school."""
-    ids = list(set(school_ids))
-    staff: dict[int, list[User]] = defaultdict(list)
-    if not ids:
-        return staff
-    rows = session.execute(
-        _reachable(
-            select(SchoolMembership.school_id, User)
-            .join(User, SchoolMembership.user_id == User.id)
-            .where(SchoolMembership.school_id.in_(ids), User.role == Role.SCHOOL_STAFF)
-            .order_by(User.id)
-        )
-    )
-    for school_id, user in rows:
-        staff[school_id].append(user)
-    return staff
-
-
-def employer_contacts(session: Session, employer_ids: Iterable[int]) -> dict[int, list[User]]:
-    """Active contacts with an e-mail address, per employer."""
-    ids = list(set(employer_ids))
-    contacts: dict[int, list[User]] = defaultdict(list)
-    if not ids:
-        return contacts
-    rows = session.execute(
-        _reachable(
-            select(EmployerMembership.employer_id, User)
-            .join(User, EmployerMembership.user_id == User.id)
-            .where(EmployerMembership.employer_id.in_(ids), User.role == Role.EMPLOYER_CONTACT)
-            .order_by(User.id)
-        )
-    )
-    for employer_id, user in rows:
-        contacts[employer_id].append(user)
-    return contacts
-
-
 def _employer_names(session: Session, employer_ids: Iterable[int]) -> dict[int, str]:
     statement = select(Employer.id, Employer.name).where(Employer.id.in_(list(employer_ids)))
     return dict(session.execute(statement).all())
-
-
-def coordinators(session: Session) -> list[User]:
-    return list(session.scalars(_reachable(select(User).where(User.role == Role.COORDINATOR).order_by(User.id))))
 
 
 def _send(session: Session, user: User, kind: str, dedup_key: str, context: dict[str, Any]) -> bool:
