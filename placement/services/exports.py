@@ -15,7 +15,7 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import openpyxl
 from openpyxl.styles import Font
@@ -220,14 +220,19 @@ def _csv_cell(value: object) -> object:
     return neutralise(value)
 
 
-def to_csv(rows: Sequence[PlacementRow], lang: str) -> bytes:
-    """UTF-8 with a byte order mark and semicolons, as Swedish Excel opens it; ISO dates."""
+def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """UTF-8 with a byte order mark and semicolons, as Swedish Excel opens it; ISO dates; no cell a formula."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow([_csv_cell(h) for h in headers(lang)])
+    writer.writerow([_csv_cell(h) for h in header])
     for row in rows:
-        writer.writerow([_csv_cell(value) for value in row.cells()])
+        writer.writerow([_csv_cell(value) for value in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def to_csv(rows: Sequence[PlacementRow], lang: str) -> bytes:
+    """The placement list as CSV (:func:`table_csv`)."""
+    return table_csv(headers(lang), (row.cells() for row in rows))
 
 
 #: Control characters an XLSX file cannot hold (openpyxl refuses them).
@@ -243,13 +248,18 @@ def _xlsx_cell(value: object) -> object:
 
 
 def to_xlsx(rows: Sequence[PlacementRow], lang: str) -> bytes:
+    """The placement list as XLSX (:func:`table_xlsx`)."""
+    return table_xlsx(SHEET_TITLES[language(lang)], headers(lang), (row.cells() for row in rows))
+
+
+def table_xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     """One sheet with a bold, frozen header row and a filter; dates as date cells, text never a formula."""
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.title = SHEET_TITLES[language(lang)]
-    table: list[list[object]] = [list(headers(lang)), *(row.cells() for row in rows)]
-    widths = [MIN_WIDTH] * len(COLUMNS)
+    sheet.title = title
+    table: list[Sequence[object]] = [list(header), *rows]
+    widths = [MIN_WIDTH] * len(header)
     for row_number, values in enumerate(table, start=1):
         for column_number, raw in enumerate(values, start=1):
             value = _xlsx_cell(raw)

@@ -23,11 +23,9 @@ school they belong to, for at most :data:`UPLOAD_TTL`.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import enum
-import io
 import json
 import logging
 import os
@@ -37,8 +35,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import openpyxl
-from openpyxl.styles import Font
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -720,51 +716,15 @@ def status_headers(lang: str) -> list[str]:
     return [en if english else sv for _field, sv, en in STATUS_COLUMNS]
 
 
-def _text_cell(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        return exports.neutralise(_XML_ILLEGAL.sub("", value))
-    return value
-
-
-_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
 def status_csv(rows: Sequence[StatusRow], lang: str) -> bytes:
-    """As ``exports.to_csv``: UTF-8 with a byte order mark, semicolons, ISO dates, no cell a formula."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow([_text_cell(h) for h in status_headers(lang)])
-    for row in rows:
-        writer.writerow([_text_cell(value) for value in row.cells()])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """The pupils' status as CSV, written as every export is (:func:`exports.table_csv`)."""
+    return exports.table_csv(status_headers(lang), (row.cells() for row in rows))
 
 
 def status_xlsx(rows: Sequence[StatusRow], lang: str) -> bytes:
-    """One sheet, bold frozen header row with a filter; dates as date cells, every text a plain string."""
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "Elever" if exports.language(lang) == "sv" else "Pupils"
-    table: list[list[object]] = [list(status_headers(lang)), *(row.cells() for row in rows)]
-    for row_number, values in enumerate(table, start=1):
-        for column_number, raw in enumerate(values, start=1):
-            value = raw if isinstance(raw, dt.date | int) or raw is None else _text_cell(raw)
-            cell = sheet.cell(row=row_number, column=column_number, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-            elif isinstance(value, dt.date):
-                cell.number_format = exports.DATE_FORMAT
-            if row_number == 1:
-                cell.font = Font(bold=True)
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    """The pupils' status as XLSX, written as every export is (:func:`exports.table_xlsx`)."""
+    title = "Elever" if exports.language(lang) == "sv" else "Pupils"
+    return exports.table_xlsx(title, status_headers(lang), (row.cells() for row in rows))
 
 
 def export_filename(fmt: str, school: School | None) -> str:
