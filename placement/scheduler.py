@@ -330,20 +330,10 @@ def _fail_interrupted_runs(make_session: sessionmaker[Session]) -> None:
         for run in session.scalars(
             select(JobRun).where(JobRun.state == JobRunState.RUNNING, JobRun.host == socket.gethostname()[:255])
         ):
-            if run.pid != os.getpid() and not _alive(run.pid):
+            if run.pid != os.getpid() and not jobs.process_alive(run.pid):
                 run.state = JobRunState.FAILED
                 run.finished_at = utcnow()
                 run.error = "the scheduler process stopped during this run"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- what the coordinator sees ---------------------------------------------------------------------------------------

@@ -148,7 +148,7 @@ def _death(job: SolveJob, now: dt.datetime) -> str | None:
         if (now - job.created_at).total_seconds() > UNCLAIMED_AFTER_S:
             return f"no worker started the solve within {UNCLAIMED_AFTER_S:.0f} s"
         return None
-    if job.pid is not None and job.host == socket.gethostname() and not _alive(job.pid):
+    if job.pid is not None and job.host == socket.gethostname() and not process_alive(job.pid):
         return f"the worker process (pid {job.pid}) stopped during: {job.progress or 'start'}"
     beat = job.heartbeat_at or job.started_at or job.created_at
     if (now - beat).total_seconds() > STALE_AFTER_S:
@@ -158,7 +158,8 @@ def _death(job: SolveJob, now: dt.datetime) -> str | None:
     return None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
