@@ -1,4 +1,4 @@
-"""Integer arc costs: convex rank cost, equity weights, distance, seeded jitter.
+"""Integer arc costs: rank cost, distance, seeded jitter.
 
 All numbers here are documented in ``docs/allocation.md`` ("Precise form").
 Hashes use BLAKE2b, never Python's ``hash()``, so that the same file and
@@ -19,14 +19,11 @@ U64 = npt.NDArray[np.uint64]
 F64 = npt.NDArray[np.float64]
 
 RANK_SCALE = 100
-"""Cost of rank r for a pupil of weight 1 is RANK_SCALE * c(r)."""
-OUTSIDE_TOP3 = 10_000
-"""Weighted cost of a ranked placement outside the top three (beyond the r^2 cost of ranks up to 10)."""
+"""The cost of a placement at rank r is RANK_SCALE * r^2."""
 JITTER = 16
 """Seeded tie-breaking noise per arc is in [0, JITTER)."""
 DISTANCE_STEPS = 100
 """The distance term of an unranked arc is round(DISTANCE_STEPS * km / radius), at most DISTANCE_STEPS."""
-MIN_WEIGHT = 0.1
 COST_LIMIT = 10**18
 """Largest arc cost times (nodes + 1) that OR-Tools' min-cost flow accepts with a safe margin."""
 
@@ -63,10 +60,10 @@ def uniform(hashes: U64) -> F64:
     return (hashes >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
-def weighted_rank_cost(ranks: I32, weights: F64, *, outside: int = 0) -> I64:
-    """round(weight * (RANK_SCALE * r^2 + outside * [r > 3])) per arc; ``weights`` is per arc."""
-    r = ranks.astype(np.float64)
-    return np.rint(weights * (RANK_SCALE * r * r + outside * (r > 3))).astype(np.int64)
+def rank_cost(ranks: I32) -> I64:
+    """``RANK_SCALE * r^2`` per ranked arc: the cost grows with the square of the rank."""
+    r = ranks.astype(np.int64)
+    return np.asarray(RANK_SCALE * r * r, dtype=np.int64)
 
 
 def distance_cost(km: F64, radius: F64) -> I64:

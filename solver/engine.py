@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 
 from solver.baselines import deferred_acceptance, first_come_first_served
-from solver.equity import dimensions, need_weights
+from solver.equity import dimensions
 from solver.explain import explain
 from solver.flow import FlowOutcome, maximum_placements
 from solver.incremental import moves, plan
 from solver.model import Instance
 from solver.network import Network, build_network
-from solver.optimal import CostModel, Stays, optimise
+from solver.optimal import CostModel, Prices, Stays, optimise
 from solver.result import METHODS, Assignment, Move, Result, Unassigned, compute_metrics
 
 logger = logging.getLogger(__name__)
@@ -93,24 +93,16 @@ def _incremental(
     net: Network, method: str, previous: Result, stays: Stays, seed: int
 ) -> tuple[FlowOutcome, dict[str, Any]]:
     instance = net.instance
-    model = CostModel(net, seed, stays, top3=method != "mcf")
-    if method == "mcf":
-        weights = np.ones(net.n_students, dtype=np.float64)
-    else:
-        weights = need_weights(instance, instance.policy.fairness.need)
-        kept = (previous.calibration or {}).get("multipliers", {})
-        for dim in dimensions(instance):
-            table = kept.get(dim.name, {}) if isinstance(kept, dict) else {}
-            factors = np.array([float(table.get(label, 1.0)) for label in dim.labels], dtype=np.float64)
-            weights *= factors[dim.group_of]
-    outcome = model.solve(weights, share=True)
+    model = CostModel(net, seed, stays)
+    kept = (previous.calibration or {}).get("bonuses") if method != "mcf" else None
+    bonus = Prices.from_dict(dimensions(instance), kept).per_student(dimensions(instance)) if kept else None
+    outcome = model.solve(bonus, share=True)
     details: dict[str, Any] = {
         "objective": "incremental: placed, then kept placements, then unranked, then preferences",
         "lexicographic": model.mode,
     }
-    multipliers = (previous.calibration or {}).get("multipliers")
-    if method != "mcf" and multipliers:
-        details["multipliers"] = multipliers
+    if kept:
+        details["bonuses"] = kept
     return outcome, details
 
 

@@ -1,4 +1,4 @@
-"""The optimal method: lexicographic min-cost flow with equity weights and their calibration.
+"""The optimal method: lexicographic min-cost flow with equity bonuses and their calibration.
 
 See ``docs/allocation.md`` for the objective in words and in precise form.
 Every iterate is an exact optimum of, in this order of priority:
@@ -6,23 +6,26 @@ Every iterate is an exact optimum of, in this order of priority:
 1. placed pupils (the maximum flow);
 2. previous placements kept (incremental rounds only);
 3. unranked placements (fewest);
-4. ranked placements outside the top three (fewest; not for ``method="mcf"``);
-5. the sum of ``round(w * (100 r^2 + 10000 [r > 3])) + jitter`` over ranked
-   placements and ``distance term + jitter`` over unranked ones, where ``w``
-   is the pupil's equity weight: need weight x school, gender and
-   need-tercile multipliers.
+4. the sum of ``100 r^2 + jitter`` over ranked placements and ``distance
+   term + jitter`` over unranked ones, minus each placed pupil's equity
+   bonuses: their need tercile's bonus for any placement, their groups'
+   bonuses (school, gender, need tercile) for a top-three placement, and
+   their need tercile's bonus for a place that is over-demanded.
 
-The plain reference (``method="mcf"``) skips level 4 and uses ``w = 1`` and
-``100 r^2``.  Calibration re-solves a fixed number of times, moving the
-multipliers of groups whose top-three rate is below (above) what their
-preferences allow, and returns the best iterate by a documented criterion.
+A bonus of a group only ever makes outcomes of that kind more attractive
+for its own pupils, so raising it can never make the group worse off in
+that outcome (the exchange argument in the docs).  With every bonus 0 the
+objective is the plain rank^2 flow (``method="mcf"``).  Calibration moves
+the bonuses towards parity between groups, one exact solve per step, and
+returns the best iterate by the documented targets that gives up at most
+0.5 % of the pupils' top-three placements.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,14 +35,12 @@ from solver.costs import (
     COST_LIMIT,
     DISTANCE_STEPS,
     JITTER,
-    MIN_WEIGHT,
-    OUTSIDE_TOP3,
     distance_cost,
     hash64,
     jitter,
-    weighted_rank_cost,
+    rank_cost,
 )
-from solver.equity import Dimension, dimensions, need_weights, rates, reference_top3
+from solver.equity import Dimension, dimensions
 from solver.flow import ArcCosts, FlowOutcome, complete, period_nodes, solve_flow
 from solver.network import Network
 
@@ -48,15 +49,34 @@ logger = logging.getLogger(__name__)
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
-Counts = tuple[I64, I64, I64]
+Counts = tuple[I64, I64]
+Levels = tuple[I64, I64]
+Base = tuple[I64, I64]
+Bonus = tuple[I64, I64, I64]
+"""Per pupil, in cost units: bonus for any placement, for a top-three placement, for an over-demanded one."""
 
-ITERATIONS = 4
-"""Re-solves after the first weighted solve."""
-STEP = 1.5
-"""Log-multiplier change per iteration for a group at relative gap 1 (scaled by the policy weight)."""
+ITERATIONS = 12
+"""Most calibration solves after the plain one; calibration stops early once every target is met."""
+STEP_TOP3 = 150.0
+"""First move of a group's top-three bonus, in cost units (scaled by the dimension's fairness weight)."""
+STEP_PLACED = 25.0
+"""First move of a need tercile's placement bonus."""
+STEP_POPULAR = 60.0
+"""First move of a need tercile's bonus at over-demanded places."""
+BACK_OFF = 0.7
+"""Every bonus is scaled by this after a solve that gave up too many top-three places."""
+GROW = 1.5
+"""A step grows by this while its shortfall keeps its sign."""
+TOLERANCE = 0.002
+"""A shortfall smaller than this moves no bonus."""
+CAP = 3_000.0
+"""Largest bonus either way (a rank step near the top is 300-700)."""
+ACCESS = 0.95
+"""Calibration aims at a high-need/low-need ratio of success at over-demanded places in [0.95, 1/0.95]."""
+NEED_SPREAD = 0.01
+"""Calibration aims at need terciles whose top-three rates lie within this of each other."""
 SHRINK = 10
-"""A group of n pupils moves n / (n + SHRINK) of the full step: small schools are noisy."""
-MAX_MULTIPLIER = 4.0
+"""A group of n rankers moves n / (n + SHRINK) of the full step: small schools are noisy."""
 UNRANKED_EXTRA = DISTANCE_STEPS + 3 * JITTER
 """Most that the distance term and jitter add to one unranked placement."""
 CERTIFY_FACTORS = (16, 256, 4096)
@@ -74,25 +94,14 @@ class Stays:
     """Direct arcs for previous unranked placements that are still allowed."""
 
 
-@dataclass
-class Iterate:
-    label: str
-    outcome: FlowOutcome
-    multipliers: dict[str, F64] | None
-    top3: int = 0
-    unranked: int = 0
-    worst: dict[str, float] = field(default_factory=dict)
-    spread: dict[str, float] = field(default_factory=dict)
-
-
 class CostModel:
     """Arc costs for one network, seed and (optional) set of stays; solves lexicographically.
 
     The objective is lexicographic.  Above the maximum flow (placed first,
     which OR-Tools guarantees) come, in order: most previous placements kept
-    (incremental rounds), fewest unranked placements, fewest ranked
-    placements outside the top three (``top3=True``), and only then the
-    weighted rank costs, the distance term and the jitter.
+    (incremental rounds) and fewest unranked placements, and only then the
+    sum of the pupils' weighted regrets (:class:`solver.costs.Regrets`), the
+    distance term of unranked placements and the jitter.
 
     Exact big-M constants for that are huge and slow the solver down, so each
     solve first tries moderate constants and *certifies* the answer: the best
@@ -102,13 +111,13 @@ class CostModel:
     Otherwise the constants grow, up to the exact ones.
     """
 
-    def __init__(self, net: Network, seed: int, stays: Stays | None = None, *, top3: bool = True) -> None:
+    def __init__(self, net: Network, seed: int, stays: Stays | None = None) -> None:
         self.net = net
         instance = net.instance
         g = net.unranked
         self.seed = seed
         self.stays = stays
-        self.top3 = top3
+        self.over = over_demanded(net)
         self.student_hash = hash64(seed, "student", [s.id for s in instance.students])
         offer_hash = hash64(seed, "offer", [o.id for o in instance.offers])
         hub_hash = hash64(seed, "hub", g.hub_key)
@@ -132,7 +141,6 @@ class CostModel:
         self.active = np.bincount(self.period[has_arc], minlength=self.periods).astype(np.int64)
         self.nodes = period_nodes(net, self.extra_student, self.extra_slot)
         self.stay_ranked = stays.ranked if stays is not None else np.zeros(len(net.r_student), dtype=np.bool_)
-        self.outside = net.r_rank > 3 if top3 else np.zeros(len(net.r_student), dtype=np.bool_)
         self.stay_slot = np.full(net.n_students, -1, dtype=np.int64)
         self.stay_slot[net.r_student[self.stay_ranked]] = net.r_slot[self.stay_ranked]
         self.stay_slot[self.extra_student] = self.extra_slot
@@ -141,29 +149,27 @@ class CostModel:
         self._targets: Counts | None = None
 
     def _counts(self, outcome: FlowOutcome) -> Counts:
-        """Per period: kept previous placements, unranked placements, ranked placements outside the top 3."""
+        """Per period: kept previous placements and unranked placements."""
         kept = (self.stay_slot >= 0) & (outcome.slot_of == self.stay_slot)
-        outside = (outcome.rank > 3) if self.top3 else np.zeros(len(outcome.rank), dtype=np.bool_)
         return (
             np.bincount(self.period[kept], minlength=self.periods).astype(np.int64),
             np.bincount(self.period[outcome.unranked], minlength=self.periods).astype(np.int64),
-            np.bincount(self.period[outside], minlength=self.periods).astype(np.int64),
         )
 
-    def _costs(self, base_ranked: I64, levels: tuple[I64, I64, I64]) -> ArcCosts:
-        """Arc costs: base costs plus, per period, the constants of the three levels (move, unranked, outside)."""
-        move, unranked_level, outside_level = (level[self.period] for level in levels)
+    def _costs(self, base: Base, levels: Levels) -> ArcCosts:
+        """Arc costs: base costs plus, per period, the constants of the two levels (move, unranked)."""
+        move, unranked_level = (level[self.period] for level in levels)
         net = self.net
-        ranked = base_ranked + np.where(self.outside, outside_level[net.r_student], 0)
-        ranked = ranked + np.where(self.stay_ranked, 0, move[net.r_student] if self.stays is not None else 0)
-        unranked = np.where(self.with_profile, unranked_level + self.unranked_jitter, 0)
+        base_ranked, base_unranked = base
+        ranked = base_ranked + np.where(self.stay_ranked, 0, move[net.r_student] if self.stays is not None else 0)
+        unranked = base_unranked + unranked_level + self.unranked_jitter
         if self.stays is not None:
-            unranked = np.where(self.with_profile, unranked + move, 0)
+            unranked = unranked + move
         extra = self.extra_student
-        extra_cost = unranked_level[extra] + DISTANCE_STEPS + self.unranked_jitter[extra]
+        extra_cost = base_unranked[extra] + unranked_level[extra] + DISTANCE_STEPS + self.unranked_jitter[extra]
         return ArcCosts(
             ranked.astype(np.int64),
-            unranked.astype(np.int64),
+            np.where(self.with_profile, unranked, 0).astype(np.int64),
             self.hub_cell,
             self.hub_slot,
             self.cell_slot,
@@ -181,16 +187,13 @@ class CostModel:
         return bool(np.all(top.astype(np.float64) * (self.nodes + 1) <= COST_LIMIT))
 
     def targets(self) -> Counts:
-        """The best counts of the three levels, from a flow with tiny lexicographic costs."""
+        """The best counts of the two levels, from a flow with tiny lexicographic costs."""
         if self._targets is None:
-            step = self.active + 1
+            net = self.net
             zero = np.zeros(self.periods, dtype=np.int64)
-            levels = (
-                step * step if self.stays is not None else zero,
-                step,
-                np.ones(self.periods, dtype=np.int64) if self.top3 else zero,
-            )
-            costs = self._costs(np.zeros(len(self.net.r_student), dtype=np.int64), levels)
+            levels = (self.active + 1 if self.stays is not None else zero, np.ones(self.periods, dtype=np.int64))
+            base = (np.zeros(len(net.r_student), dtype=np.int64), np.zeros(net.n_students, dtype=np.int64))
+            costs = self._costs(base, levels)
             costs = ArcCosts(
                 costs.ranked,
                 costs.unranked - np.where(self.with_profile, self.unranked_jitter, 0),
@@ -201,42 +204,50 @@ class CostModel:
                 costs.extra_slot,
                 costs.extra_cost - DISTANCE_STEPS - self.unranked_jitter[costs.extra_student],
             )
-            self._targets = self._counts(solve_flow(self.net, costs, self.seed, share=False))
+            self._targets = self._counts(solve_flow(net, costs, self.seed, share=False))
         return self._targets
 
-    def _exact_levels(self, base_ranked: I64) -> tuple[I64, I64, I64]:
+    def _exact_levels(self, base: Base) -> Levels:
         """Constants larger than every possible difference of all lower levels of a period together."""
         net = self.net
-        worst = np.zeros(net.n_students, dtype=np.int64)
-        np.maximum.at(worst, net.r_student, base_ranked)
-        worst = np.maximum(worst, np.where(self.with_profile, UNRANKED_EXTRA, 0))
-        worst[self.extra_student] = np.maximum(worst[self.extra_student], UNRANKED_EXTRA)
-        zero = np.zeros(self.periods, dtype=np.int64)
-
-        def above(per_student: I64) -> I64:
-            return (
-                np.bincount(self.period, weights=per_student.astype(np.float64), minlength=self.periods).astype(
-                    np.int64
-                )
-                + 1
-            )
-
-        outside = above(worst) if self.top3 else zero
-        has_outside = np.zeros(net.n_students, dtype=np.bool_)
-        has_outside[net.r_student[self.outside]] = True
-        worst = worst + np.where(has_outside, outside[self.period], 0)
-        unranked = above(worst)
+        base_ranked, base_unranked = base
         may_be_unranked = self.with_profile.copy()
         may_be_unranked[self.extra_student] = True
-        worst = np.maximum(worst, np.where(may_be_unranked, unranked[self.period] + UNRANKED_EXTRA, 0))
-        move = above(worst) if self.stays is not None else zero
-        return move, unranked, outside
+        worst = np.where(may_be_unranked, base_unranked + UNRANKED_EXTRA, 0).astype(np.int64)
+        np.maximum.at(worst, net.r_student, base_ranked)
 
-    def solve(self, weights: F64, *, share: bool = False) -> FlowOutcome:
-        """Lexicographic optimum for these equity weights (see the class docstring)."""
+        def above(per_student: I64) -> I64:
+            total = np.bincount(self.period, weights=per_student.astype(np.float64), minlength=self.periods)
+            return total.astype(np.int64) + 1
+
+        unranked = above(worst)
+        worst = np.maximum(worst, np.where(may_be_unranked, unranked[self.period] + worst, 0))
+        move = above(worst) if self.stays is not None else np.zeros(self.periods, dtype=np.int64)
+        return move, unranked
+
+    def base(self, bonus: Bonus | None) -> Base:
+        """Rank costs plus jitter minus the pupils' equity bonuses: ranked arcs, and per pupil the unranked arc.
+
+        Every placed pupil uses exactly one arc and the number placed is
+        fixed (maximum flow first), so the common shift that keeps costs
+        non-negative changes no decision.
+        """
         net = self.net
-        outside = OUTSIDE_TOP3 if self.top3 else 0
-        base = weighted_rank_cost(net.r_rank, weights[net.r_student], outside=outside) + self.ranked_jitter
+        ranked = rank_cost(net.r_rank) + self.ranked_jitter
+        unranked = np.zeros(net.n_students, dtype=np.int64)
+        if bonus is not None:
+            place, top3, popular = bonus
+            ranked = ranked - place[net.r_student] - np.where(net.r_rank <= 3, top3[net.r_student], 0)
+            ranked = ranked - np.where(self.over[net.r_slot], popular[net.r_student], 0)
+            unranked = unranked - place
+            shift = max(0, -int(ranked.min(initial=0)), -int(unranked.min(initial=0)))
+            ranked, unranked = ranked + shift, unranked + shift
+        return ranked, unranked
+
+    def solve(self, bonus: Bonus | None = None, *, share: bool = False) -> FlowOutcome:
+        """Lexicographic optimum with these equity bonuses (none: the plain rank^2 objective)."""
+        net = self.net
+        base = self.base(bonus)
         exact = self._costs(base, self._exact_levels(base))
         exact_fits = self._fits(exact)
         if self._targets is None and exact_fits:
@@ -245,14 +256,13 @@ class CostModel:
             self.mode = "exact constants"
             return outcome
         targets = self.targets()
-        dominant = int(base.max(initial=0)) + UNRANKED_EXTRA + 1
+        dominant = max(int(base[0].max(initial=0)), int(base[1].max(initial=0))) + UNRANKED_EXTRA + 1
         attempt: FlowOutcome | None = None
         for factor in CERTIFY_FACTORS:
-            outside = factor * dominant if self.top3 else 0
-            unranked = factor * (dominant + outside)
-            move = factor * (dominant + outside + unranked) if self.stays is not None else 0
-            levels = tuple(np.full(self.periods, v, dtype=np.int64) for v in (move, unranked, outside))
-            costs = self._costs(base, levels)  # type: ignore[arg-type]
+            unranked = factor * dominant
+            move = factor * (dominant + unranked) if self.stays is not None else 0
+            levels = (np.full(self.periods, move, dtype=np.int64), np.full(self.periods, unranked, dtype=np.int64))
+            costs = self._costs(base, levels)
             if not self._fits(costs):
                 break
             attempt = solve_flow(net, costs, self.seed, share=share)
@@ -266,13 +276,9 @@ class CostModel:
         self.mode = "uncertified"
         self.certified = False
         if attempt is None:
-            attempt = solve_flow(net, self._costs(base, _zero_levels(self.periods)), self.seed, share=share)
+            zero = np.zeros(self.periods, dtype=np.int64)
+            attempt = solve_flow(net, self._costs(base, (zero, zero)), self.seed, share=share)
         return attempt
-
-
-def _zero_levels(periods: int) -> tuple[I64, I64, I64]:
-    zero = np.zeros(periods, dtype=np.int64)
-    return zero, zero, zero
 
 
 def top3_hits(net: Network, outcome: FlowOutcome) -> Bools:
@@ -281,112 +287,277 @@ def top3_hits(net: Network, outcome: FlowOutcome) -> Bools:
     return np.asarray((rank >= 1) & (rank <= 3), dtype=np.bool_)
 
 
-def _summarise(net: Network, it: Iterate, dims: tuple[Dimension, ...]) -> Bools:
-    hit = top3_hits(net, it.outcome)
-    it.top3 = int(hit.sum())
-    it.unranked = int(it.outcome.unranked.sum())
+@dataclass
+class Prices:
+    """The equity bonuses of the groups, in cost units (see docs/allocation.md, "Fairness")."""
+
+    top3: dict[str, F64]
+    """Per dimension, per group: bonus on its pupils' top-three arcs."""
+    placed: F64
+    """Per need tercile: bonus on every placement of its pupils."""
+    popular: F64
+    """Per need tercile: bonus on its pupils' arcs into over-demanded places."""
+
+    @classmethod
+    def zero(cls, dims: tuple[Dimension, ...]) -> Prices:
+        return cls({d.name: np.zeros(len(d.labels)) for d in dims}, np.zeros(3), np.zeros(3))
+
+    def copy(self) -> Prices:
+        return Prices({k: v.copy() for k, v in self.top3.items()}, self.placed.copy(), self.popular.copy())
+
+    def per_student(self, dims: tuple[Dimension, ...]) -> Bonus:
+        top3 = np.zeros(len(dims[0].group_of))
+        for d in dims:
+            top3 += self.top3[d.name][d.group_of]
+        need = dims[2].group_of
+        return (
+            np.rint(self.placed[need]).astype(np.int64),
+            np.rint(top3).astype(np.int64),
+            np.rint(self.popular[need]).astype(np.int64),
+        )
+
+    @classmethod
+    def from_dict(cls, dims: tuple[Dimension, ...], table: Any) -> Prices:
+        """The bonuses a result's ``calibration.bonuses`` lists (groups not listed: 0)."""
+        prices = cls.zero(dims)
+        table = table if isinstance(table, dict) else {}
+
+        def read(values: F64, labels: tuple[str, ...], key: str) -> None:
+            given = table.get(key, {})
+            for g, label in enumerate(labels):
+                if isinstance(given, dict) and isinstance(given.get(label), int | float):
+                    values[g] = float(given[label])
+
+        for d in dims:
+            read(prices.top3[d.name], d.labels, f"top3 {d.name}")
+        read(prices.placed, dims[2].labels, "placed")
+        read(prices.popular, dims[2].labels, "popular")
+        return prices
+
+    def to_dict(self, dims: tuple[Dimension, ...]) -> dict[str, dict[str, int]]:
+        def table(values: F64, labels: tuple[str, ...]) -> dict[str, int]:
+            return {label: round(float(v)) for label, v in zip(labels, values, strict=True) if round(float(v))}
+
+        out = {f"top3 {d.name}": table(self.top3[d.name], d.labels) for d in dims}
+        out["placed"] = table(self.placed, dims[2].labels)
+        out["popular"] = table(self.popular, dims[2].labels)
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass
+class Evaluation:
+    top3: int
+    unranked: int
+    need_spread: float
+    school_spread: float
+    worst: float
+    gap: float
+    access_ratio: float
+    unplaced: I64
+    students: I64
+    popular: I64
+    """Per need tercile: rankers placed at an over-demanded place they listed."""
+    listers: I64
+    """Per need tercile: rankers who list at least one over-demanded place."""
+    rates: dict[str, F64]
+    counts: dict[str, I64]
+
+
+def over_demanded(net: Network) -> Bools:
+    """Per slot: ranked by at least the 90th percentile of demand per place, and by more rankers than places."""
+    demand = np.bincount(net.r_slot, minlength=net.n_slots) / np.maximum(net.slot_capacity, 1)
+    if not len(demand):
+        return np.zeros(0, dtype=np.bool_)
+    return np.asarray((demand >= np.quantile(demand, 0.9)) & (demand > 1), dtype=np.bool_)
+
+
+def evaluate(net: Network, outcome: FlowOutcome, dims: tuple[Dimension, ...]) -> Evaluation:
+    ranker = (net.locked_slot < 0) & (net.r_start[1:] > net.r_start[:-1])
+    hit = top3_hits(net, outcome) & ranker
+    rates_: dict[str, F64] = {}
+    counts: dict[str, I64] = {}
+    spreads: dict[str, float] = {}
+    worst = 1.0
     for dim in dims:
-        r = rates(dim, hit).rates[list(dim.balanced)]
-        r = r[~np.isnan(r)]
-        it.worst[dim.name] = float(r.min()) if len(r) else 1.0
-        it.spread[dim.name] = float(r.max() - r.min()) if len(r) else 0.0
-    return hit
-
-
-def _key(it: Iterate, position: int) -> tuple[float, ...]:
-    """Higher is better among admissible iterates (see docs/allocation.md, "Calibration").
-
-    On a complete tie the earliest weighted iterate wins, and the plain
-    reference only when nothing else is admissible or fairer.
-    """
-    return (
-        round(min(it.worst["school"], it.worst["need"]), 6),
-        round(it.worst["need"], 6),
-        round(it.worst["gender"], 6),
-        -round(it.spread["school"], 6),
-        it.top3,
-        it.multipliers is not None,
-        -position,
+        n = len(dim.labels)
+        c = np.bincount(dim.group_of[ranker], minlength=n).astype(np.int64)
+        h = np.bincount(dim.group_of[hit], minlength=n).astype(np.int64)
+        r = np.where(c > 0, h / np.maximum(c, 1), np.nan)
+        rates_[dim.name], counts[dim.name] = r, c
+        counted = r[c >= 20]
+        spreads[dim.name] = float(counted.max() - counted.min()) if len(counted) > 1 else 0.0
+        if len(counted):
+            worst = min(worst, float(counted.min()))
+    gender = rates_["gender"]
+    gap = float(gender[0] - gender[1]) if not np.isnan(gender[:2]).any() else 0.0
+    placed = (net.locked_slot >= 0) | (outcome.slot_of >= 0) | outcome.unranked
+    tercile = dims[2].group_of
+    unplaced = np.bincount(tercile[~placed], minlength=3).astype(np.int64)
+    students = np.bincount(tercile, minlength=3).astype(np.int64)
+    over = over_demanded(net)
+    lists = np.zeros(net.n_students, dtype=np.bool_)
+    lists[net.r_student[over[net.r_slot]]] = True
+    got = lists & (outcome.slot_of >= 0) & ~outcome.unranked
+    got[got] = over[outcome.slot_of[got]]
+    popular = np.bincount(tercile[got], minlength=3).astype(np.int64)
+    listers = np.bincount(tercile[lists], minlength=3).astype(np.int64)
+    share = popular / np.maximum(listers, 1)
+    ratio = float(share[2] / share[0]) if share[0] > 0 else (1.0 if share[2] == 0 else float("inf"))
+    return Evaluation(
+        int(hit.sum()),
+        int(outcome.unranked.sum()),
+        spreads["need"],
+        spreads["school"],
+        worst,
+        gap,
+        ratio,
+        unplaced,
+        students,
+        popular,
+        listers,
+        rates_,
+        counts,
     )
+
+
+def _violations(ev: Evaluation, plain: Evaluation) -> tuple[int, float]:
+    """How many of the equity targets an iterate misses, and by how much in all (see docs/allocation.md)."""
+    misses = [
+        max(0.0, ev.need_spread - min(plain.need_spread + 0.005, NEED_SPREAD)),
+        max(0.0, ACCESS - ev.access_ratio, min(1.0, ev.access_ratio - 1 / ACCESS)),
+        max(0.0, plain.worst - ev.worst),
+        max(0.0, ev.school_spread - plain.school_spread),
+        max(0.0, abs(ev.gap) - 0.02),
+    ]
+    total = int(ev.unplaced.sum())
+    if total >= 30:
+        expected = ev.students / max(int(ev.students.sum()), 1)
+        actual = ev.unplaced / total
+        misses.extend(np.maximum(0.0, np.abs(actual - expected) - 0.1 * expected).tolist())
+    return sum(m > 1e-12 for m in misses), float(sum(misses))
 
 
 def optimise(net: Network, method: str, seed: int, deadline: float) -> tuple[FlowOutcome, dict[str, Any], bool]:
     """Solve; returns the outcome, calibration details, and whether it finished in time."""
     instance = net.instance
     fairness = instance.policy.fairness
-    reference = CostModel(net, seed, top3=False)
-    ones = np.ones(net.n_students, dtype=np.float64)
-    plain = Iterate("plain", reference.solve(ones), None)
+    model = CostModel(net, seed)
+    plain_outcome = model.solve()
     if method == "mcf":
-        plain_details: dict[str, Any] = {"objective": "plain rank^2", "lexicographic": reference.mode}
-        return complete(net, plain.outcome, seed), plain_details, reference.certified
-    model = CostModel(net, seed, top3=True)
+        plain_details: dict[str, Any] = {"objective": "plain rank^2", "lexicographic": model.mode}
+        return complete(net, plain_outcome, seed), plain_details, model.certified
     dims = dimensions(instance)
+    plain = evaluate(net, plain_outcome, dims)
     strengths = {"school": fairness.school, "gender": fairness.gender, "need": fairness.need}
-    _summarise(net, plain, dims)
-    base = need_weights(instance, fairness.need)
-    multipliers = {d.name: np.ones(len(d.labels), dtype=np.float64) for d in dims}
-    calibrated = [d for d in dims if strengths[d.name] > 0]
-    references = {d.name: reference_top3(net, d) for d in calibrated}
-    iterations = ITERATIONS if calibrated else 0
-    candidates = [plain]
+    calibration = _Calibration(dims, strengths)
+    slack = int(0.005 * len(instance.students))
+    candidates: list[tuple[str, FlowOutcome, Evaluation, Prices | None]] = [("plain", plain_outcome, plain, None)]
     finished = True
-    for step in range(iterations + 1):
+    latest = plain
+    for step in range(ITERATIONS if any(v > 0 for v in strengths.values()) else 0):
+        if _violations(latest, plain)[0] == 0 and latest.top3 >= plain.top3 - slack:
+            break
         if time.perf_counter() > deadline:
             finished = False
             break
-        weights = base.copy()
-        for d in dims:
-            weights *= multipliers[d.name][d.group_of]
-        # A floor keeps one rank step of any pupil (300 x weight) above the jitter (< 16).
-        outcome = model.solve(np.maximum(weights, MIN_WEIGHT))
-        it = Iterate(f"iteration {step}", outcome, {k: v.copy() for k, v in multipliers.items()})
-        hit = _summarise(net, it, dims)
-        candidates.append(it)
-        for d in calibrated:
-            _update(multipliers[d.name], d, hit, references[d.name], strengths[d.name])
-    admissible = [(k, c) for k, c in enumerate(candidates) if c.top3 >= plain.top3 and c.unranked <= plain.unranked]
-    _, best = max(admissible, key=lambda pair: _key(pair[1], pair[0]))  # plain is always admissible
-    logger.info(
-        "calibration: %s iterates, chose %s (top3 %s, plain %s)", len(candidates), best.label, best.top3, plain.top3
-    )
+        calibration.update(latest, over_budget=latest.top3 < plain.top3 - slack)
+        outcome = model.solve(calibration.prices.per_student(dims))
+        latest = evaluate(net, outcome, dims)
+        candidates.append((f"iteration {step + 1}", outcome, latest, calibration.prices.copy()))
+
+    def key(position: int) -> tuple[float, ...]:
+        _, _, ev, used = candidates[position]
+        count, size = _violations(ev, plain)
+        return (-count, -round(size, 6), ev.top3, used is not None, -position)
+
+    admissible = [k for k, c in enumerate(candidates) if c[2].top3 >= plain.top3 - slack]
+    chosen = max(admissible, key=key)  # plain is always admissible
+    label, best, ev, used = candidates[chosen]
+    logger.info("calibration: %s iterates, chose %s (top3 %s, plain %s)", len(candidates), label, ev.top3, plain.top3)
     details: dict[str, Any] = {
-        "objective": "weighted" if best.multipliers is not None else "plain rank^2",
-        "selected": best.label,
+        "objective": "rank^2 with equity bonuses" if used is not None else "plain rank^2",
+        "selected": label,
         "iterates": len(candidates),
         "lexicographic": model.mode,
-        "worst_top3_rate": {k: round(v, 4) for k, v in best.worst.items()},
+        "targets_missed": _violations(ev, plain)[0],
     }
-    if best.multipliers is not None:
-        details["multipliers"] = {
-            d.name: {
-                label: round(float(best.multipliers[d.name][g]), 4)
-                for g, label in enumerate(d.labels)
-                if best.multipliers[d.name][g] != 1.0
-            }
-            for d in dims
-        }
-    return complete(net, best.outcome, seed), details, finished and model.certified and reference.certified
+    if used is not None:
+        details["bonuses"] = used.to_dict(dims)
+    return complete(net, best, seed), details, finished and model.certified
 
 
-def _update(multiplier: F64, dim: Dimension, hit: Bools, reference: I64, strength: float) -> None:
-    """One calibration step for one dimension (see docs/allocation.md, "Calibration").
+def _centred(values: F64, weights: I64) -> F64:
+    total = int(weights.sum())
+    mean = float((values * weights).sum() / total) if total else 0.0
+    return np.clip(values - mean, -CAP, CAP)
 
-    Each group's top-three count is measured against what its preferences
-    allow (``reference``); groups below the pooled ratio get a larger weight
-    and groups above it a smaller one, by ``exp(STEP * strength * gap)``
-    where ``gap`` is the relative distance to the pooled ratio, damped for
-    small groups.
+
+@dataclass
+class _Steps:
+    """Per bonus: its step size and the direction of its last move (halved when the direction turns)."""
+
+    size: F64
+    last: F64
+
+    @classmethod
+    def start(cls, n: int, size: float) -> _Steps:
+        return cls(np.full(n, size), np.zeros(n))
+
+    def move(self, values: F64, shortfall: F64, tolerance: float, damping: F64 | float = 1.0) -> None:
+        direction = np.where(np.abs(shortfall) > tolerance, np.sign(shortfall), 0.0)
+        turn = direction * self.last
+        self.size = np.where(turn < 0, self.size / 2, np.where(turn > 0, self.size * GROW, self.size))
+        values += self.size * direction * damping
+        self.last = np.where(direction != 0, direction, self.last)
+
+
+class _Calibration:
+    """Moves the bonuses towards parity, one step per solve (see docs/allocation.md, "Calibration").
+
+    Each bonus follows the sign of its group's shortfall against the pooled
+    figure of its dimension (top-three rate among rankers; share left
+    unplaced; share placed at an over-demanded place it listed), by a step
+    that halves whenever the shortfall changes sign: a group's figure only
+    moves one way as its bonus grows, so each bonus closes in on its parity
+    point.  Bonuses are centred and capped.
     """
-    r = rates(dim, hit)
-    groups = np.array([g for g in dim.balanced if reference[g] > 0], dtype=np.int64)
-    if not len(groups):
-        return
-    relative = r.hits[groups] / reference[groups]
-    pooled = r.hits[groups].sum() / reference[groups].sum()
-    if pooled <= 0:
-        return
-    gap = np.clip((pooled - relative) / pooled, -1.0, 1.0)
-    size = r.counts[groups]
-    multiplier[groups] *= np.exp(STEP * strength * gap * size / (size + SHRINK))
-    np.clip(multiplier, 1.0 / MAX_MULTIPLIER, MAX_MULTIPLIER, out=multiplier)
+
+    def __init__(self, dims: tuple[Dimension, ...], strengths: dict[str, float]) -> None:
+        self.dims = dims
+        self.strengths = strengths
+        self.prices = Prices.zero(dims)
+        self.top3 = {d.name: _Steps.start(len(d.labels), STEP_TOP3 * strengths[d.name]) for d in dims}
+        self.placed = _Steps.start(3, STEP_PLACED * strengths["need"])
+        self.popular = _Steps.start(3, STEP_POPULAR * strengths["need"])
+
+    def update(self, ev: Evaluation, *, over_budget: bool) -> None:
+        """One step from the figures of the last solve; ``over_budget``: it gave up too many top-three places."""
+        prices = self.prices
+        if over_budget:
+            for bonus in (*prices.top3.values(), prices.placed, prices.popular):
+                np.multiply(bonus, BACK_OFF, out=bonus)
+            return
+        for d in self.dims:
+            counts = ev.counts[d.name]
+            groups = np.array([g for g in d.balanced if counts[g] > 0], dtype=np.int64)
+            if self.strengths[d.name] <= 0 or not len(groups):
+                continue
+            size = counts[groups]
+            rate = ev.rates[d.name][groups]
+            pooled = float((rate * size).sum() / size.sum())
+            values = prices.top3[d.name][groups]
+            steps = _Steps(self.top3[d.name].size[groups], self.top3[d.name].last[groups])
+            steps.move(values, pooled - rate, TOLERANCE, size / (size + SHRINK))
+            self.top3[d.name].size[groups], self.top3[d.name].last[groups] = steps.size, steps.last
+            prices.top3[d.name][groups] = _centred(values, size)
+        if self.strengths["need"] <= 0:
+            return
+        students = ev.students
+        pooled_unplaced = float(ev.unplaced.sum() / max(int(students.sum()), 1))
+        self.placed.move(prices.placed, ev.unplaced / np.maximum(students, 1) - pooled_unplaced, TOLERANCE)
+        prices.placed[:] = _centred(prices.placed, students)
+        listers = ev.listers
+        share = ev.popular / np.maximum(listers, 1)
+        pooled_share = float(ev.popular.sum() / max(int(listers.sum()), 1))
+        self.popular.move(prices.popular, np.where(listers > 0, pooled_share - share, 0.0), TOLERANCE)
+        prices.popular[:] = _centred(prices.popular, listers)

@@ -202,7 +202,7 @@ def test_many_departed_students_are_summarised() -> None:
     assert "and 3 more" in result.warnings[-1]
 
 
-def test_calibrated_weights_carry_over() -> None:
+def test_calibrated_bonuses_carry_over() -> None:
     doc = instance(
         [offer("X"), offer("Y")],
         [student("A", ["X", "Y"], school="S1"), student("B", ["X", "Y"], school="S2")],
@@ -210,9 +210,14 @@ def test_calibrated_weights_carry_over() -> None:
     )
     previous = solve(load_instance(doc))
     assert previous.calibration is not None
-    calibration = {**previous.calibration, "multipliers": {"school": {"S2": 2.0}, "gender": {}, "need": {}}}
+    bonuses = {"top3 school": {"S2": 2000}}
+    calibration = {**previous.calibration, "bonuses": bonuses}
     from dataclasses import replace
 
+    # C is new and wants X too; X's place can go to B (school S2, bonus) or stay with A.
+    doc["offers"][0]["capacity"] = {"w45": 1}
+    doc["offers"].append(offer("Z"))
+    doc["students"].append(student("C", ["Z"], school="S1"))
     result = solve(load_instance(doc), previous=replace(previous, calibration=calibration))
     assert result.calibration is not None
-    assert result.calibration["multipliers"] == {"school": {"S2": 2.0}, "gender": {}, "need": {}}
+    assert result.calibration["bonuses"] == bonuses

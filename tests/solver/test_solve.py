@@ -189,16 +189,30 @@ def test_periods_are_independent() -> None:
 
 
 def test_high_need_pupils_are_not_crowded_out() -> None:
-    # Two pupils with identical choices from schools of different need: the popular offer
-    # goes to the pupil of the high-need school whatever the seed.
+    # Everyone ranks POPULAR first.  Pupils of the low-need school have a worse second
+    # option (rank 3: their rank-2 offer has no place this week) than those of the
+    # high-need school (rank 2), so the plain rank^2 flow gives every POPULAR place to
+    # the low-need school.  Everybody is in their top three either way: the equity
+    # bonus for over-demanded places shares POPULAR out without costing anyone that.
+    low = [student(f"L{k}", ["POPULAR", "CLOSED", "Z"], school="LOW") for k in range(20)]
+    high = [student(f"H{k}", ["POPULAR", "Y"], school="HIGH") for k in range(20)]
     doc = instance(
-        [offer("POPULAR"), offer("OTHER")],
-        [student("A", ["POPULAR", "OTHER"], school="LOW"), student("B", ["POPULAR", "OTHER"], school="HIGH")],
+        [offer("POPULAR", 10), offer("CLOSED", {"w47": 1}), offer("Z", 20), offer("Y", 20)],
+        low + high,
         schools=[school("LOW", need=0.6), school("HIGH", need=1.8)],
+        periods=("w45", "w47"),
         fairness={"school": 0, "gender": 0, "need": 1},
     )
-    for seed in range(4):
-        assert placements(solved(doc, seed=seed))["B"] == ("POPULAR", 1)
+
+    def popular(result: dict[str, tuple[str, int | None]]) -> dict[str, int]:
+        return {p: sum(1 for s, (o, _) in result.items() if o == "POPULAR" and s[0] == p) for p in "LH"}
+
+    plain = placements(solved(doc, method="mcf"))
+    assert popular(plain) == {"L": 10, "H": 0}
+    for seed in range(3):
+        got = placements(solved(doc, seed=seed))
+        assert all(rank is not None and rank <= 3 for _, rank in got.values())
+        assert min(popular(got).values()) >= 3, popular(got)
 
 
 def test_seed_breaks_exact_ties() -> None:
