@@ -10,7 +10,9 @@ Every iterate is an exact optimum of, in this order of priority:
    term + jitter`` over unranked ones, minus each placed pupil's equity
    bonuses: their need tercile's bonus for any placement, their groups'
    bonuses (school, gender, need tercile) for a top-three placement, and
-   their need tercile's bonus for a place that is over-demanded.
+   their need tercile's bonus for a place at an over-demanded offer they
+   listed or one they ranked higher.  Bonuses are never negative and only
+   make better ranks cheaper, so a pupil's costs still rise with rank.
 
 A bonus of a group only ever makes outcomes of that kind more attractive
 for its own pupils, so raising it can never make the group worse off in
@@ -53,7 +55,7 @@ Counts = tuple[I64, I64]
 Levels = tuple[I64, I64]
 Base = tuple[I64, I64]
 Bonus = tuple[I64, I64, I64]
-"""Per pupil, in cost units: bonus for any placement, for a top-three placement, for an over-demanded one."""
+"""Per pupil, in cost units: bonus for any placement, a top-three one, one at or above their last popular choice."""
 
 ITERATIONS = 12
 """Most calibration solves after the plain one; calibration stops early once every target is met."""
@@ -117,7 +119,11 @@ class CostModel:
         g = net.unranked
         self.seed = seed
         self.stays = stays
-        self.over = over_demanded(net)
+        over = over_demanded(net)
+        last_over = np.zeros(net.n_students, dtype=np.int64)
+        np.maximum.at(last_over, net.r_student[over[net.r_slot]], net.r_rank[over[net.r_slot]])
+        self.up_to_popular = net.r_rank <= last_over[net.r_student]
+        """Per ranked arc: at or above the pupil's last over-demanded choice (where the popular bonus applies)."""
         self.student_hash = hash64(seed, "student", [s.id for s in instance.students])
         offer_hash = hash64(seed, "offer", [o.id for o in instance.offers])
         hub_hash = hash64(seed, "hub", g.hub_key)
@@ -238,7 +244,7 @@ class CostModel:
         if bonus is not None:
             place, top3, popular = bonus
             ranked = ranked - place[net.r_student] - np.where(net.r_rank <= 3, top3[net.r_student], 0)
-            ranked = ranked - np.where(self.over[net.r_slot], popular[net.r_student], 0)
+            ranked = ranked - np.where(self.up_to_popular, popular[net.r_student], 0)
             unranked = unranked - place
             shift = max(0, -int(ranked.min(initial=0)), -int(unranked.min(initial=0)))
             ranked, unranked = ranked + shift, unranked + shift
@@ -296,7 +302,7 @@ class Prices:
     placed: F64
     """Per need tercile: bonus on every placement of its pupils."""
     popular: F64
-    """Per need tercile: bonus on its pupils' arcs into over-demanded places."""
+    """Per need tercile: bonus on its pupils' arcs to an over-demanded place or one ranked above their last such."""
 
     @classmethod
     def zero(cls, dims: tuple[Dimension, ...]) -> Prices:
@@ -486,10 +492,16 @@ def optimise(net: Network, method: str, seed: int, deadline: float) -> tuple[Flo
     return complete(net, best, seed), details, finished and model.certified
 
 
-def _centred(values: F64, weights: I64) -> F64:
-    total = int(weights.sum())
-    mean = float((values * weights).sum() / total) if total else 0.0
-    return np.clip(values - mean, -CAP, CAP)
+def _from_zero(values: F64, weights: I64) -> F64:
+    """Bonuses that start at 0 for the best-off group with any pupils, at most CAP.
+
+    Bonuses are never negative: a negative top-three bonus would make rank 4
+    cheaper than rank 3 for a pupil, and could leave them below a free place
+    they ranked higher.
+    """
+    counted = weights > 0
+    lowest = float(values[counted].min()) if counted.any() else 0.0
+    return np.clip(values - lowest, 0.0, CAP)
 
 
 @dataclass
@@ -519,7 +531,7 @@ class _Calibration:
     unplaced; share placed at an over-demanded place it listed), by a step
     that halves whenever the shortfall changes sign: a group's figure only
     moves one way as its bonus grows, so each bonus closes in on its parity
-    point.  Bonuses are centred and capped.
+    point.  Bonuses are measured from the best-off group (0) and capped.
     """
 
     def __init__(self, dims: tuple[Dimension, ...], strengths: dict[str, float]) -> None:
@@ -549,15 +561,15 @@ class _Calibration:
             steps = _Steps(self.top3[d.name].size[groups], self.top3[d.name].last[groups])
             steps.move(values, pooled - rate, TOLERANCE, size / (size + SHRINK))
             self.top3[d.name].size[groups], self.top3[d.name].last[groups] = steps.size, steps.last
-            prices.top3[d.name][groups] = _centred(values, size)
+            prices.top3[d.name][groups] = _from_zero(values, size)
         if self.strengths["need"] <= 0:
             return
         students = ev.students
         pooled_unplaced = float(ev.unplaced.sum() / max(int(students.sum()), 1))
         self.placed.move(prices.placed, ev.unplaced / np.maximum(students, 1) - pooled_unplaced, TOLERANCE)
-        prices.placed[:] = _centred(prices.placed, students)
+        prices.placed[:] = _from_zero(prices.placed, students)
         listers = ev.listers
         share = ev.popular / np.maximum(listers, 1)
         pooled_share = float(ev.popular.sum() / max(int(listers.sum()), 1))
         self.popular.move(prices.popular, np.where(listers > 0, pooled_share - share, 0.0), TOLERANCE)
-        prices.popular[:] = _centred(prices.popular, listers)
+        prices.popular[:] = _from_zero(prices.popular, listers)
