@@ -24,6 +24,13 @@ What the instances look like (see ``benchmarks/README.md``):
   a tag (``swedish``, ``english``, ``drivers_licence_moped``), about 5 % are
   reserved to the nearest schools; about 2 % of pupils have a self-arranged
   (locked) placement that fits the capacity.
+
+``variant="periphery"`` is a harder round of the same region: the high-need
+areas (Angered, Östra Göteborg, Biskopsgården, Norra Hisingen) lie farther
+out from the centre and have far fewer workplaces of their own, and the most
+famous employers are concentrated in central Göteborg, so that high-need
+pupils' most popular choices are far away and contested.  The default
+variant is unchanged by this: the same arguments give the same document.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import random
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +56,15 @@ CLASS_SIZE = 25
 KM_PER_DEG_LAT = 111.2
 KM_PER_DEG_LON = 111.2 * math.cos(math.radians(57.8))
 TAGS = ("swedish", "english", "drivers_licence_moped")
+VARIANTS = ("default", "periphery")
+PERIPHERY_NEED = 1.3
+"""In the periphery variant, areas with at least this typical need_index are moved out..."""
+PERIPHERY_PUSH = 1.7
+"""... to this many times their distance from the centre (Göteborg Centrum) ..."""
+PERIPHERY_JOBS = 0.25
+"""... with this share of their workplaces."""
+FAME_NOISE = 0.5
+"""Periphery variant: employers' fame rank follows distance from the centre times lognormal noise of this sigma."""
 
 
 @dataclass(frozen=True)
@@ -328,6 +344,7 @@ SECTORS: tuple[Sector, ...] = (
     ),
 )
 SECTOR_NAMES = tuple(s.name for s in SECTORS)
+CENTRE = AREAS[0]
 MOPED_SECTORS = frozenset({"transport", "vehicles", "agriculture"})
 
 # ISO weeks of the 2026/27 school year, in the order periods are added: autumn
@@ -405,6 +422,21 @@ def _km(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> np.ndarra
     return np.hypot((lat - lat0) * KM_PER_DEG_LAT, (lon - lon0) * KM_PER_DEG_LON)
 
 
+def _periphery(areas: Sequence[Area]) -> tuple[Area, ...]:
+    """The areas of the periphery variant: high-need areas farther out, with fewer workplaces."""
+    return tuple(
+        replace(
+            a,
+            lat=round(CENTRE.lat + PERIPHERY_PUSH * (a.lat - CENTRE.lat), 4),
+            lon=round(CENTRE.lon + PERIPHERY_PUSH * (a.lon - CENTRE.lon), 4),
+            jobs=a.jobs * PERIPHERY_JOBS,
+        )
+        if a.need >= PERIPHERY_NEED
+        else a
+        for a in areas
+    )
+
+
 def _age(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
@@ -416,10 +448,14 @@ def generate(
     periods: int = 4,
     choices: float = 8.0,
     scarce: bool = False,
+    variant: str = "default",
 ) -> dict[str, Any]:
     """A ``praktik-instance/1`` round with ``students`` pupils (see the module docstring)."""
     if students < 1:
         raise ValueError("students must be at least 1")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    areas = AREAS if variant == "default" else _periphery(AREAS)
     rng = random.Random(seed)
     np_rng = np.random.default_rng(rng.getrandbits(64))
     period_docs = _periods(periods)
@@ -431,12 +467,12 @@ def generate(
     # Schools: one per ~170 pupils (100-250 each), placed in the areas by pupil numbers.
     n_schools = max(1, round(students / PUPILS_PER_SCHOOL))
     school_ids = _ids("S", n_schools, 3)
-    school_area = rng.choices(range(len(AREAS)), weights=[a.pupils for a in AREAS], k=n_schools)
+    school_area = rng.choices(range(len(areas)), weights=[a.pupils for a in areas], k=n_schools)
     sizes = _split(students, [rng.uniform(100, 250) for _ in range(n_schools)])
     schools: list[dict[str, Any]] = []
     used_names: dict[str, int] = {}
     for ident, a in zip(school_ids, school_area, strict=True):
-        area = AREAS[a]
+        area = areas[a]
         lat, lon = _place(rng, area.lat, area.lon, area.spread_km)
         name = f"{rng.choice(SCHOOL_STEMS)}skolan"
         used_names[name] = used_names.get(name, 0) + 1
@@ -493,7 +529,7 @@ def generate(
     ratio = rng.uniform(0.93, 0.97) if scarce else rng.uniform(1.05, 1.15)
     target = [math.ceil(ratio * k) for k in per_period]
     have = [0] * n_periods
-    job_weights = [a.jobs for a in AREAS]
+    job_weights = [a.jobs for a in areas]
     supply = [s.supply for s in SECTORS]
     offer_docs: list[dict[str, Any]] = []
     offer_employer: list[int] = []
@@ -501,13 +537,15 @@ def generate(
     offer_lat: list[float] = []
     offer_lon: list[float] = []
     offer_caps: list[list[int]] = []
+    employer_site: list[tuple[float, float]] = []
     n_employers = 0
     while any(h < t for h, t in zip(have, target, strict=True)):
-        area = AREAS[rng.choices(range(len(AREAS)), weights=job_weights)[0]]
+        area = areas[rng.choices(range(len(areas)), weights=job_weights)[0]]
         main_sector = rng.choices(range(len(SECTORS)), weights=supply)[0]
         big = SECTORS[main_sector].name in {"health", "education", "public"}
         count = rng.choices((1, 2, 3, 4, 6, 10), weights=(60, 18, 9, 6, 4, 3 if big else 1))[0]
         base_lat, base_lon = _place(rng, area.lat, area.lon, area.spread_km)
+        employer_site.append((base_lat, base_lon))
         employer = n_employers
         n_employers += 1
         for k in range(count):
@@ -543,7 +581,14 @@ def generate(
 
     # Popularity: employers' fame is Zipf-distributed, times the sector's pull and some noise.
     fame_rank = list(range(1, n_employers + 1))
-    rng.shuffle(fame_rank)
+    if variant == "periphery":  # the most famous employers are the central ones
+        site = np.array(employer_site).reshape(-1, 2)
+        remoteness = _km(site[:, 0], site[:, 1], CENTRE.lat, CENTRE.lon)
+        noisy = [float(d) * rng.lognormvariate(0.0, FAME_NOISE) for d in remoteness]
+        for rank, e in enumerate(sorted(range(n_employers), key=lambda e: (noisy[e], e)), start=1):
+            fame_rank[e] = rank
+    else:
+        rng.shuffle(fame_rank)
     pull = np.array(
         [
             fame_rank[offer_employer[o]] ** -0.8 * SECTORS[offer_sector[o]].popularity * rng.lognormvariate(0.0, 0.3)
@@ -696,7 +741,11 @@ def generate(
         doc["locked"] = None if lock is None else offer_ids[lock]
         student_docs.append(doc)
 
-    name = f"Göteborg region PRAO 2026/27, {students} pupils, seed {seed}" + (", scarce" if scarce else "")
+    name = (
+        f"Göteborg region PRAO 2026/27, {students} pupils, seed {seed}"
+        + (", scarce" if scarce else "")
+        + ("" if variant == "default" else f", {variant}")
+    )
     return {
         "format": FORMAT,
         "name": name,
@@ -742,9 +791,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--periods", type=int, default=4)
     parser.add_argument("--choices", type=float, default=8.0, help="mean number of ranked offers (max 10)")
     parser.add_argument("--scarce", action="store_true", help="about 0.95 places per pupil instead of 1.05-1.15")
+    parser.add_argument(
+        "--variant", choices=VARIANTS, default="default", help="periphery: high-need schools far from popular offers"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    instance = generate(args.students, seed=args.seed, periods=args.periods, choices=args.choices, scarce=args.scarce)
+    instance = generate(
+        args.students,
+        seed=args.seed,
+        periods=args.periods,
+        choices=args.choices,
+        scarce=args.scarce,
+        variant=args.variant,
+    )
     if args.output:
         write(instance, args.output)
         print(f"{args.output}: {summary(instance)} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)

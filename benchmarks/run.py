@@ -1,16 +1,18 @@
-"""Benchmark the allocation methods on generated rounds: quality, time and memory.
+"""Benchmark the allocation methods on generated rounds: quality, equity, time and memory.
 
-    python -m benchmarks.run [--sizes 1000,5000,25000,100000] [--out benchmarks/out]
+    python -m benchmarks.run [--sizes 1000 5000 25000 100000] [--variants default periphery]
+                             [--capacity default scarce] [--out benchmarks/out]
 
-For each size a round is generated (``benchmarks.instances``) and written to
-the output folder; every method of the solver is run on it as its own process
-(``python -m solver solve INSTANCE -o RESULT --method M``), whose wall time
-and peak resident memory are measured with ``os.wait4``.  The outcome
-measures come from the solver library (``solver.compare.summarise``), the
-hard constraints are re-verified with ``solver.check``.  One table per size,
-the quality checks and the speed targets are printed and written to
-``results.md`` and ``results.json``.  The exit status is 0 whatever the
-outcome: this is a report, not a test.
+For each size, generator variant and capacity a round is generated
+(``benchmarks.instances``) and written to the output folder; every method of
+the solver is run on it as its own process (``python -m solver solve
+INSTANCE -o RESULT --method M``), whose wall time and peak resident memory
+are measured with ``os.wait4``.  The outcome and equity measures come from
+the solver library (``solver.compare.summarise``, ``solver.measures``), the
+results are re-verified with ``solver.check``.  One table per round, the
+targets and the speed limits are printed and written to ``results.md`` and
+``results.json``.  The exit status is 0 whatever the outcome: this is a
+report, not a test.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.instances import generate, summary, write
+from benchmarks.instances import VARIANTS, generate, summary, write
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (1000, 5000, 25000, 100000)
-PREFERRED_METHODS = ("optimal", "mcf", "da", "fcfs")
+CAPACITIES = ("default", "scarce")
+PREFERRED_METHODS = ("optimal", "da-reserves", "mcf", "da", "fcfs")
+"""Column order; only the methods the solver offers are run."""
 SPEED_TARGETS: dict[int, tuple[float, float | None]] = {
     1000: (1.0, None),
     25000: (20.0, 1024.0),
@@ -40,6 +44,31 @@ SPEED_TARGETS: dict[int, tuple[float, float | None]] = {
 }
 """Size -> (wall seconds, peak MB) the optimal method must stay under."""
 EPS = 1e-9
+TOP3_SLACK = 0.005
+"""Top three may be this much (share of all pupils) below mcf's."""
+NEED_SPREAD_SLACK = 0.005
+"""The need spread may be this much above the smaller of mcf's and da's."""
+POPULAR_RATIO = 0.95
+GAP = 0.02
+UNPLACED_TOLERANCE = 0.10
+"""Each need tercile's share of the unplaced within this relative distance of its share of the pupils ..."""
+UNPLACED_MINIMUM = 30
+"""... when at least this many pupils are unplaced."""
+
+
+@dataclass(frozen=True)
+class Case:
+    size: int
+    variant: str
+    capacity: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.size:,} pupils, {self.variant} variant, {self.capacity} capacity"
+
+    @property
+    def stem(self) -> str:
+        return f"instance-{self.size}-{self.variant}-{self.capacity}"
 
 
 @dataclass
@@ -59,16 +88,12 @@ class Run:
     violations: list[str] = field(default_factory=list)
     error: str = ""
 
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and self.raw is not None and not self.error
-
 
 @dataclass
 class Check:
     name: str
     verdict: str
-    """PASS, FAIL or SKIP."""
+    """PASS, FAIL, N/A (the target does not apply to this round) or SKIP (a method is missing)."""
     detail: str
 
     def line(self) -> str:
@@ -86,16 +111,12 @@ def _solver_library() -> tuple[Any, str]:
 
 
 def available_methods(lib: Any) -> list[str]:
-    """The methods the solver offers, in the order optimal, mcf, da, fcfs."""
-    offered: Sequence[str] | None = None
+    """The methods the solver offers, in the order of PREFERRED_METHODS."""
     if lib is not None:
-        try:
-            from solver.result import METHODS
+        from solver.result import METHODS
 
-            offered = METHODS
-        except ImportError:
-            offered = None
-    if offered is None:
+        offered: Sequence[str] = METHODS
+    else:
         help_text = subprocess.run(
             [sys.executable, "-m", "solver", "solve", "--help"], capture_output=True, text=True, cwd=ROOT, check=False
         ).stdout
@@ -172,53 +193,23 @@ def analyse(lib: Any, instance_path: Path, runs: list[Run]) -> str:
     return ""
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _group(summary: Any, dim: str, what: str) -> str:
-    g = getattr(summary, dim)
-    if what == "worst":
-        return f"{_pct(g.worst)} ({g.worst_group})"
-    return _pct(g.spread)
-
-
 def table(runs: list[Run]) -> str:
-    """Markdown table: one column per method."""
-    genders = ("female", "male", "other", "unknown")
-    rows: list[tuple[str, Callable[[Run], str]]] = [
-        ("status", lambda r: r.raw.get("status", "?") if r.raw else "-"),
-        ("placed", lambda r: str(r.raw["metrics"]["placed"]) if r.raw else "-"),
-        ("maximum placeable", lambda r: str(r.raw.get("bound", {}).get("placed_max", "?")) if r.raw else "-"),
-        ("at first choice", lambda r: _pct(r.summary.first_choice) if r.summary else "-"),
-        ("in top three", lambda r: _pct(r.summary.top3) if r.summary else "-"),
-        ("unranked", lambda r: _pct(r.summary.unranked) if r.summary else "-"),
-        ("mean rank cost", lambda r: f"{r.summary.mean_rank_cost:.2f}" if r.summary else "-"),
-        ("top three, worst school", lambda r: _group(r.summary, "school", "worst") if r.summary else "-"),
-        ("top three, school spread", lambda r: _group(r.summary, "school", "spread") if r.summary else "-"),
-        ("top three, worst need tercile", lambda r: _group(r.summary, "need", "worst") if r.summary else "-"),
-        ("top three, need spread", lambda r: _group(r.summary, "need", "spread") if r.summary else "-"),
-    ]
+    """Markdown table: one column per method, the rows of ``solver.compare.rows`` and the costs of each run."""
+    measured = [r for r in runs if r.summary is not None]
+    rows: list[tuple[str, list[str]]] = [("status", [r.raw.get("status", "?") if r.raw else "-" for r in runs])]
+    if measured:
+        from solver.compare import rows as measure_rows
 
-    def gender_rate(gender: str) -> Callable[[Run], str]:
-        def cell(r: Run) -> str:
-            rates = r.summary.gender.rates if r.summary else {}
-            return _pct(rates[gender]) if gender in rates else "-"
-
-        return cell
-
-    rows += [(f"top three, {g}", gender_rate(g)) for g in genders]
+        column = {r.method: k for k, r in enumerate(measured)}
+        for label, cells in measure_rows([r.summary for r in measured]):
+            rows.append((label, [cells[column[r.method]] if r.method in column else "-" for r in runs]))
     rows += [
-        ("top three, female-male gap", lambda r: _group(r.summary, "gender", "spread") if r.summary else "-"),
-        ("constraint violations", lambda r: str(len(r.violations)) if r.summary else "-"),
-        ("solve time reported (s)", lambda r: f"{r.raw.get('solve_seconds', 0):.2f}" if r.raw else "-"),
-        ("wall time (s)", lambda r: f"{r.wall_s:.2f}"),
-        ("peak memory (MB)", lambda r: f"{r.peak_mb:.0f}"),
+        ("constraint violations", [str(len(r.violations)) if r.summary else "-" for r in runs]),
+        ("wall time (s)", [f"{r.wall_s:.2f}" for r in runs]),
+        ("peak memory (MB)", [f"{r.peak_mb:.0f}" for r in runs]),
     ]
-    header = "| | " + " | ".join(r.method for r in runs) + " |"
-    lines = [header, "|---|" + "---:|" * len(runs)]
-    for label, cell in rows:
-        lines.append(f"| {label} | " + " | ".join(cell(r) for r in runs) + " |")
+    lines = ["| | " + " | ".join(r.method for r in runs) + " |", "|---|" + "---:|" * len(runs)]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
     failures = [f"{r.method}: {r.error}" for r in runs if r.error]
     for r in runs:
         if r.error and r.log_tail:
@@ -228,82 +219,116 @@ def table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-def _seconds_detail(run: Run) -> str:
-    reported = run.raw.get("solve_seconds") if run.raw else None
-    extra = f" (solver reports {reported:.2f} s solving)" if isinstance(reported, int | float) else ""
-    return f"{run.wall_s:.2f} s wall{extra}"
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
 
 
-def checks(size: int, runs: list[Run]) -> list[Check]:
-    by = {r.method: r for r in runs}
+def _or_na(value: float | None, show: Callable[[float], str] = _pct) -> str:
+    return "n/a" if value is None else show(value)
+
+
+def _at_most(value: float | None, bound: float | None) -> bool | None:
+    """``value <= bound`` (within EPS); None (not applicable) when either is undefined."""
+    return None if value is None or bound is None else value <= bound + EPS
+
+
+def _worst(w: Any) -> str:
+    return "n/a" if w is None else f"{_pct(w.rate)} ({w.dimension} {w.group})"
+
+
+def targets(method: str, runs: list[Run]) -> list[Check]:
+    """The efficiency and equity targets of ``method``, against mcf and da on the same round."""
+    by = {r.method: r.summary for r in runs if r.summary is not None}
+    s = by.get(method)
+    if s is None:
+        run = next((r for r in runs if r.method == method), None)
+        return [Check(f"{method} ran", "FAIL" if run else "SKIP", run.error if run else "method not run")]
+    e, mcf, da = s.equity, by.get("mcf"), by.get("da")
     out: list[Check] = []
 
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
+    def add(name: str, ok: bool | None, detail: str) -> None:
+        out.append(Check(f"{method}: {name}", "N/A" if ok is None else "PASS" if ok else "FAIL", detail))
 
-    opt = by.get("optimal")
-    have_opt = opt is not None and opt.summary is not None and opt.result is not None
-    if have_opt:
-        assert opt is not None
-        out.append(Check("optimal has no constraint violations", verdict(not opt.violations), f"{len(opt.violations)}"))
-        placed, bound = opt.result.metrics.placed, opt.result.placed_max
-        out.append(Check("optimal places the maximum", verdict(placed == bound), f"{placed} of {bound}"))
+    add("placed = maximum", s.placed == s.placed_max, f"{s.placed} of {s.placed_max}")
+    vs_mcf = (
+        f"top three >= mcf - {100 * TOP3_SLACK:g} pp",
+        "unranked <= mcf",
+        "worst group's top three >= mcf",
+        "school spread <= mcf",
+    )
+    if mcf is None:
+        out += [Check(f"{method}: {name}", "SKIP", "no mcf result") for name in vs_mcf]
     else:
-        reason = opt.error if opt is not None and opt.error else "no result"
-        out.append(Check("optimal method ran", "FAIL", reason))
-    for name, base in (("mcf", "optimal vs mcf"), ("da", "optimal vs da")):
-        other = by.get(name)
-        if not have_opt or other is None or other.summary is None:
-            why = "method not offered" if other is None else (other.error or "no result")
-            out.append(Check(base, "SKIP", why if have_opt or other is None else "optimal has no result"))
-            continue
-        assert opt is not None
-        a, b = opt.summary, other.summary
-        if name == "mcf":
-            mo, mb = opt.result.metrics, other.result.metrics
-            out.append(Check(f"{base}: no fewer top-3", verdict(mo.top_3 >= mb.top_3), f"{mo.top_3} vs {mb.top_3}"))
-            out.append(
-                Check(
-                    f"{base}: no more unranked", verdict(mo.unranked <= mb.unranked), f"{mo.unranked} vs {mb.unranked}"
-                )
-            )
-        else:
-            out.append(
-                Check(
-                    f"{base}: worst school top-3 >=",
-                    verdict(a.school.worst >= b.school.worst - EPS),
-                    f"{_pct(a.school.worst)} vs {_pct(b.school.worst)}",
-                )
-            )
-            out.append(
-                Check(
-                    f"{base}: worst need tercile top-3 >=",
-                    verdict(a.need.worst >= b.need.worst - EPS),
-                    f"{_pct(a.need.worst)} vs {_pct(b.need.worst)}",
-                )
-            )
-            out.append(
-                Check(
-                    f"{base}: school spread <=",
-                    verdict(a.school.spread <= b.school.spread + EPS),
-                    f"{_pct(a.school.spread)} vs {_pct(b.school.spread)}",
-                )
-            )
-    target = SPEED_TARGETS.get(size)
-    if target is not None:
-        seconds, megabytes = target
+        m = mcf.equity
+        add(vs_mcf[0], s.top3 >= mcf.top3 - TOP3_SLACK - EPS, f"{_pct(s.top3)} vs {_pct(mcf.top3)}")
+        add(vs_mcf[1], s.unranked <= mcf.unranked + EPS, f"{_pct(s.unranked)} vs {_pct(mcf.unranked)}")
+        lowest = None if e.worst is None or m.worst is None else e.worst.rate >= m.worst.rate - EPS
+        add(vs_mcf[2], lowest, f"{_worst(e.worst)} vs {_worst(m.worst)}")
+        add(
+            vs_mcf[3],
+            _at_most(e.school.spread, m.school.spread),
+            f"{_or_na(e.school.spread)} vs {_or_na(m.school.spread)}",
+        )
+    name = f"need spread <= min(mcf, da) + {100 * NEED_SPREAD_SLACK:g} pp"
+    if mcf is None or da is None:
+        out.append(Check(f"{method}: {name}", "SKIP", f"no {'mcf' if mcf is None else 'da'} result"))
+    else:
+        theirs = [x for x in (mcf.equity.need.spread, da.equity.need.spread) if x is not None]
+        bound = min(theirs) + NEED_SPREAD_SLACK if theirs else None
+        detail = f"{_or_na(e.need.spread)} vs mcf {_or_na(mcf.equity.need.spread)}, da {_or_na(da.equity.need.spread)}"
+        add(name, _at_most(e.need.spread, bound), detail)
+    ratio = e.popular.high_low_ratio
+    add(
+        f"popular-offer access high/low >= {POPULAR_RATIO:g}",
+        None if ratio is None else ratio >= POPULAR_RATIO - EPS,
+        _or_na(ratio, lambda x: f"{x:.3f}") + f" ({e.popular.over_demanded} over-demanded offer-periods)",
+    )
+    gap = e.female_male_gap
+    add(
+        f"|female-male gap| <= {100 * GAP:g} pp",
+        _at_most(None if gap is None else abs(gap), GAP),
+        _or_na(gap, lambda x: f"{100 * x:+.1f} pp"),
+    )
+    out.append(_unplaced_check(method, e))
+    return out
+
+
+def _unplaced_check(method: str, e: Any) -> Check:
+    name = f"{method}: unplaced by need tercile within ±{100 * UNPLACED_TOLERANCE:g} % of its share of pupils"
+    pupils = sum(u.students for u in e.unplaced.values())
+    left = sum(u.unplaced for u in e.unplaced.values())
+    if left < UNPLACED_MINIMUM:
+        return Check(name, "N/A", f"{left} unplaced (< {UNPLACED_MINIMUM})")
+    parts, ok = [], True
+    for label, u in e.unplaced.items():
+        expected, got = u.students / pupils, u.unplaced / left
+        ok &= abs(got - expected) <= UNPLACED_TOLERANCE * expected + EPS
+        parts.append(f"{label} {_pct(got)} of unplaced vs {_pct(expected)} of pupils")
+    return Check(name, "PASS" if ok else "FAIL", f"{left} unplaced: " + ", ".join(parts))
+
+
+def checks(size: int, runs: list[Run], target_methods: Sequence[str]) -> list[Check]:
+    out = [
+        Check(f"{r.method}: no constraint violations", "PASS" if not r.violations else "FAIL", str(len(r.violations)))
+        for r in runs
+        if r.summary is not None
+    ]
+    for method in target_methods:
+        out += targets(method, runs)
+    limit = SPEED_TARGETS.get(size)
+    if limit is not None:
+        seconds, megabytes = limit
+        opt = next((r for r in runs if r.method == "optimal"), None)
         if opt is None or opt.exit_code != 0:
             out.append(Check(f"speed: optimal < {seconds:g} s", "FAIL", "no successful run"))
         else:
-            out.append(Check(f"speed: optimal < {seconds:g} s", verdict(opt.wall_s < seconds), _seconds_detail(opt)))
+            reported = opt.raw.get("solve_seconds") if opt.raw else None
+            extra = f" (solver reports {reported:.2f} s solving)" if isinstance(reported, int | float) else ""
+            verdict = "PASS" if opt.wall_s < seconds else "FAIL"
+            out.append(Check(f"speed: optimal < {seconds:g} s", verdict, f"{opt.wall_s:.2f} s wall{extra}"))
             if megabytes is not None:
-                out.append(
-                    Check(
-                        f"memory: optimal < {megabytes / 1024:g} GB",
-                        verdict(opt.peak_mb < megabytes),
-                        f"{opt.peak_mb:.0f} MB peak",
-                    )
-                )
+                verdict = "PASS" if opt.peak_mb < megabytes else "FAIL"
+                out.append(Check(f"memory: optimal < {megabytes / 1024:g} GB", verdict, f"{opt.peak_mb:.0f} MB peak"))
     return out
 
 
@@ -317,7 +342,6 @@ def _run_json(run: Run) -> dict[str, Any]:
     }
     if run.raw is not None:
         out["status"] = run.raw.get("status")
-        out["result_metrics"] = run.raw.get("metrics")
         out["placed_max"] = run.raw.get("bound", {}).get("placed_max")
         out["solve_seconds"] = run.raw.get("solve_seconds")
     if run.summary is not None:
@@ -330,49 +354,109 @@ def _run_json(run: Run) -> dict[str, Any]:
     return out
 
 
+def overview(results: list[tuple[Case, list[Run]]]) -> str:
+    """One line per round and method with the headline figures (the table of docs/benchmarks.md)."""
+    head = (
+        "| pupils | variant | capacity | method | placed | max | top 3 | unranked | worst group | school spread"
+        " | need spread | F−M gap | unplaced L/M/H | popular access L/M/H | high/low | wall s | peak MB |"
+    )
+    lines = [head, "| ---: | --- | --- | --- |" + " ---: |" * 13]
+    for case, runs in results:
+        for r in runs:
+            if r.summary is None:
+                lines.append(f"| {case.size:,} | {case.variant} | {case.capacity} | {r.method} |" + " – |" * 13)
+                continue
+            s, e = r.summary, r.summary.equity
+            worst = "n/a" if e.worst is None else f"{_pct(e.worst.rate)} ({e.worst.dimension} {e.worst.group})"
+            cells = [
+                f"{s.placed:,}",
+                f"{s.placed_max:,}",
+                _pct(s.top3),
+                _pct(s.unranked),
+                worst,
+                _or_na(e.school.spread),
+                _or_na(e.need.spread),
+                _or_na(e.female_male_gap, lambda x: f"{100 * x:+.1f} pp"),
+                " / ".join(str(u.unplaced) for u in e.unplaced.values()),
+                " / ".join(_or_na(a.share) for a in e.popular.groups.values()),
+                _or_na(e.popular.high_low_ratio, lambda x: f"{x:.3f}"),
+                f"{r.wall_s:.2f}",
+                f"{r.peak_mb:.0f}",
+            ]
+            lines.append(
+                f"| {case.size:,} | {case.variant} | {case.capacity} | {r.method} | " + " | ".join(cells) + " |"
+            )
+    return "\n".join(lines)
+
+
+def verdicts(all_checks: list[tuple[Case, Check]], cases: list[Case]) -> str:
+    """Markdown table: one row per check, one column per round, the verdict in each cell."""
+    names = list(dict.fromkeys(c.name for _, c in all_checks))
+    cell = {(case, c.name): c.verdict for case, c in all_checks}
+    header = "| target | " + " | ".join(f"{c.size:,} {c.variant} {c.capacity}" for c in cases) + " |"
+    lines = [header, "| --- |" + " --- |" * len(cases)]
+    lines += [f"| {n} | " + " | ".join(cell.get((c, n), "") for c in cases) + " |" for n in names]
+    return "\n".join(lines)
+
+
+def _sizes(values: Sequence[str]) -> list[int]:
+    return [int(s.replace("_", "")) for v in values for s in v.split(",") if s.strip()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), help="comma-separated pupils")
+    parser.add_argument("--sizes", nargs="+", default=[str(s) for s in DEFAULT_SIZES], help="pupils per round")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="generator variants")
+    parser.add_argument(
+        "--capacity",
+        nargs="+",
+        choices=CAPACITIES,
+        default=list(CAPACITIES),
+        help="scarce: about 0.95 places per pupil",
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out"), help="folder for instances and results")
     parser.add_argument("--seed", type=int, default=0, help="generator seed")
-    parser.add_argument("--scarce", action="store_true", help="about 0.95 places per pupil")
-    parser.add_argument("--methods", help="comma-separated subset (default: every method the solver offers)")
+    parser.add_argument(
+        "--methods", nargs="+", help="a subset of the methods (default: every method the solver offers)"
+    )
+    parser.add_argument("--targets", nargs="+", default=["optimal"], help="methods whose targets are checked")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a run is killed")
     args = parser.parse_args(argv)
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     lib, why = _solver_library()
     if lib is None:
         print(f"NOTE: the solver library cannot be imported ({why}); only exit status, time and memory are reported.")
-    methods = available_methods(lib)
-    if args.methods:
-        methods = [m for m in args.methods.split(",") if m]
+    methods = args.methods or available_methods(lib)
+    target_methods = [m for m in args.targets if m in methods] if lib is not None else []
+    cases = [Case(size, v, c) for size in _sizes(args.sizes) for v in args.variants for c in args.capacity]
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "methods": methods,
+        "targets_for": target_methods,
         "seed": args.seed,
-        "scarce": args.scarce,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
     }
-    report: dict[str, Any] = {"environment": env, "sizes": []}
-    md: list[str] = [
+    report: dict[str, Any] = {"environment": env, "rounds": []}
+    intro = [
         "# Solver benchmarks",
         "",
-        f"Python {env['python']} on {env['platform']}, {env['cpus']} CPUs; generator seed {args.seed}"
-        + (", scarce capacity" if args.scarce else "")
-        + f"; started {env['started']}.",
+        f"Python {env['python']} on {env['platform']}, {env['cpus']} CPUs; generator seed {args.seed};"
+        f" started {env['started']}; `{env['command']}`.",
     ]
-    all_checks: list[tuple[int, Check]] = []
-    for size in sizes:
-        print(f"\n=== {size} pupils ===", flush=True)
+    sections: list[str] = []
+    results: list[tuple[Case, list[Run]]] = []
+    all_checks: list[tuple[Case, Check]] = []
+    for case in cases:
+        print(f"\n=== {case.label} ===", flush=True)
         started = time.perf_counter()
-        doc = generate(size, seed=args.seed, scarce=args.scarce)
+        doc = generate(case.size, seed=args.seed, scarce=case.capacity == "scarce", variant=case.variant)
         generated = time.perf_counter() - started
-        instance_path = out / f"instance-{size}{'-scarce' if args.scarce else ''}.json"
+        instance_path = out / f"{case.stem}.json"
         write(doc, instance_path)
         described = summary(doc)
         del doc
@@ -381,43 +465,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         for method in methods:
             run = run_method(instance_path, method, out, args.timeout)
             state = "ok" if run.exit_code == 0 else run.error
-            print(f"  {method:<8} {state:<14} {run.wall_s:8.2f} s  {run.peak_mb:8.0f} MB", flush=True)
+            print(f"  {method:<12} {state:<14} {run.wall_s:8.2f} s  {run.peak_mb:8.0f} MB", flush=True)
             runs.append(run)
         note = analyse(lib, instance_path, runs)
         rendered = table(runs)
-        size_checks = checks(size, runs)
-        all_checks += [(size, c) for c in size_checks]
+        case_checks = checks(case.size, runs, target_methods)
+        results.append((case, runs))
+        all_checks += [(case, c) for c in case_checks]
         print()
         print(rendered)
         print()
-        for c in size_checks:
+        for c in case_checks:
             print(c.line())
-        md += ["", f"## {size} pupils", "", f"{described}; generated in {generated:.1f} s.", ""]
+        sections += ["", f"## {case.label}", "", f"{described}; generated in {generated:.1f} s.", ""]
         if note:
-            md += [f"Note: {note}.", ""]
-        md += [rendered, "", "Checks:", "", *[f"- {c.line()}" for c in size_checks]]
-        report["sizes"].append(
+            sections += [f"Note: {note}.", ""]
+        sections += [rendered, "", "Checks:", "", *[f"- {c.line()}" for c in case_checks]]
+        report["rounds"].append(
             {
-                "students": size,
+                "students": case.size,
+                "variant": case.variant,
+                "capacity": case.capacity,
                 "instance": str(instance_path),
                 "instance_summary": described,
                 "generation_seconds": round(generated, 2),
                 "note": note,
                 "methods": {r.method: _run_json(r) for r in runs},
-                "checks": [{"name": c.name, "verdict": c.verdict, "detail": c.detail} for c in size_checks],
+                "checks": [{"name": c.name, "verdict": c.verdict, "detail": c.detail} for c in case_checks],
             }
         )
+        done = [c for c, _ in results]
+        md = [*intro, "", "## Overview", "", overview(results), "", "## Targets", "", verdicts(all_checks, done)]
         (out / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (out / "results.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+        (out / "results.md").write_text("\n".join([*md, *sections]) + "\n", encoding="utf-8")
 
-    failed = [(s, c) for s, c in all_checks if c.verdict == "FAIL"]
+    failed = [(case, c) for case, c in all_checks if c.verdict == "FAIL"]
     print("\n=== summary ===")
-    print(
-        f"{sum(c.verdict == 'PASS' for _, c in all_checks)} PASS, {len(failed)} FAIL, "
-        f"{sum(c.verdict == 'SKIP' for _, c in all_checks)} SKIP"
-    )
-    for s, c in failed:
-        print(f"FAIL  {s} pupils: {c.name}: {c.detail}")
+    counts = {v: sum(c.verdict == v for _, c in all_checks) for v in ("PASS", "FAIL", "N/A", "SKIP")}
+    print(", ".join(f"{n} {v}" for v, n in counts.items()))
+    for case, c in failed:
+        print(f"FAIL  {case.label}: {c.name}: {c.detail}")
     print(f"written: {out / 'results.md'}, {out / 'results.json'}")
     return 0
 

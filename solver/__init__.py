@@ -5,7 +5,7 @@ Typical use::
     import solver
 
     instance = solver.load_instance(json.load(f))   # raises solver.InstanceError
-    result = solver.solve(instance)                  # method="optimal" | "mcf" | "da" | "fcfs"
+    result = solver.solve(instance)                  # method=None: the policy's mechanism (optimal, da-reserves, ...)
     assert solver.check(instance, result) == []      # independent re-verification
     json.dump(result.to_dict(), out)
 

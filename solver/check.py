@@ -5,15 +5,17 @@ own code: its own eligibility test, its own distance prefilter (3-D chord on
 a sphere, 2 % margin, geodesic in the band), and its own maximum flow
 (OR-Tools ``SimpleMaxFlow``, not the min-cost flow the solver uses).  It
 shares nothing with the solver beyond the data classes, so a bug in the
-solver's graph, costs or decoding shows up here.  It is used by the tests
-and by the CLI after every solve.
+solver's graph, costs or decoding shows up here.  The equity measures of
+``metrics.equity`` (``docs/formats.md``) are re-derived in plain Python from
+the definitions, sharing only the group labels with :mod:`solver.measures`.
+It is used by the tests and by the CLI after every solve.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ import numpy.typing as npt
 from geopy.distance import geodesic
 from ortools.graph.python import max_flow
 
+from solver.equity import GENDER_LABELS, TERCILES
 from solver.model import Instance, Offer, Student
 from solver.result import Result, ResultError, result_from_dict
 
@@ -341,7 +344,7 @@ def check(instance: Instance, result: Result | Mapping[str, Any]) -> list[Violat
     if result.placed_max != best:
         bad("bound", f"bound.placed_max is {result.placed_max}, the maximum flow is {best}")
     placed = len(result.assignments)
-    if result.method in ("optimal", "mcf") and placed != best:
+    if result.method in ("optimal", "da-reserves", "mcf") and placed != best:
         bad("placed", f"{placed} students placed, but {best} can be")
     if placed > best:
         bad("placed", f"{placed} students placed, more than the maximum {best}")
@@ -370,6 +373,95 @@ def _check_metrics(instance: Instance, result: Result, bad: Any) -> None:
         reported = getattr(result.metrics, key)
         if reported != value:
             bad("metrics", f"metrics.{key} is {reported}, expected {value}")
+    if result.metrics.equity is not None:
+        _compare("metrics.equity", result.metrics.equity.to_dict(), _equity(instance, result), bad)
+
+
+def _equity(instance: Instance, result: Result) -> dict[str, Any]:
+    """The equity measures of docs/formats.md, re-derived in plain Python in the layout of ``Equity.to_dict``."""
+    students = instance.students
+    got = {a.student: a.offer for a in result.assignments}
+    size = Counter(s.school for s in students)
+    tercile: dict[str, str] = {}
+    before = 0
+    for school in sorted(size, key=lambda sid: (instance.school_by_id[sid].need_index, sid)):
+        # floor(3 m / N) with m = before + size / 2, in whole numbers
+        tercile[school] = TERCILES[min(2, 3 * (2 * before + size[school]) // (2 * len(students)))]
+        before += size[school]
+    wanted = {
+        s.id: [o for o in s.preferences if _eligible(s, instance.offer_by_id[o])] for s in students if s.locked is None
+    }
+    rankers = [s for s in students if wanted.get(s.id)]
+    top_3 = {s.id for s in rankers if got.get(s.id) in s.preferences[:3]}
+    dimensions: dict[str, tuple[list[str], Callable[[Student], str]]] = {
+        "school": ([s.id for s in instance.schools], lambda s: s.school),
+        "gender": (list(GENDER_LABELS), lambda s: s.gender or "unknown"),
+        "need": (list(TERCILES), lambda s: tercile[s.school]),
+    }
+    out: dict[str, Any] = {}
+    worsts: list[dict[str, Any]] = []
+    for dim, (names, group_of) in dimensions.items():
+        counts = Counter(group_of(s) for s in rankers)
+        hits = Counter(group_of(s) for s in rankers if s.id in top_3)
+        counted = sorted((hits[g] / counts[g], k, g) for k, g in enumerate(names) if counts[g] >= 20)
+        worst = None if not counted else {"dimension": dim, "group": counted[0][2], "rate": counted[0][0]}
+        out[dim] = {
+            "groups": {
+                g: {"rankers": counts[g], "top_3": hits[g], "rate": hits[g] / counts[g] if counts[g] else None}
+                for g in names
+            },
+            "spread": counted[-1][0] - counted[0][0] if len(counted) > 1 else None,
+            "worst": worst,
+        }
+        worsts += [worst] if worst else []
+    out["worst"] = min(worsts, key=lambda w: w["rate"], default=None)
+    female, male = (out["gender"]["groups"][g]["rate"] for g in ("female", "male"))
+    out["female_male_gap"] = None if female is None or male is None else female - male
+    pupils = Counter(tercile[s.school] for s in students)
+    left = Counter(tercile[s.school] for s in students if s.id not in got)
+    out["unplaced"] = {g: {"students": pupils[g], "unplaced": left[g]} for g in TERCILES}
+    demand = Counter((o, s.period) for s in rankers for o in wanted[s.id])
+    ratio = {
+        (o.id, period): demand[(o.id, period)] / places
+        for o in instance.offers
+        for period, places in o.capacity.items()
+        if places > 0
+    }
+    ordered = sorted(ratio.values())
+    # numpy's 90th percentile interpolates linearly: a ratio is at or above it iff it is at or above this one
+    threshold = ordered[math.ceil(0.9 * (len(ordered) - 1) - 1e-9)] if ordered else math.inf
+    over = {pair for pair, r in ratio.items() if r >= threshold and r > 1}
+    asking = [s for s in rankers if any((o, s.period) in over for o in wanted[s.id])]
+    ask = Counter(tercile[s.school] for s in asking)
+    win = Counter(tercile[s.school] for s in asking if got.get(s.id) in s.preferences and (got[s.id], s.period) in over)
+    access = {g: {"rankers": ask[g], "placed": win[g], "share": win[g] / ask[g] if ask[g] else None} for g in TERCILES}
+    high, low = access[TERCILES[2]]["share"], access[TERCILES[0]]["share"]
+    out["popular"] = {
+        "over_demanded": len(over),
+        "groups": access,
+        "high_low_ratio": None if high is None or not low else high / low,
+    }
+    return out
+
+
+def _compare(path: str, reported: Any, expected: Any, bad: Any) -> None:
+    """Report every figure of ``reported`` that differs from ``expected`` (numbers within 1e-9)."""
+    if isinstance(expected, dict):
+        if not isinstance(reported, dict):
+            bad("metrics", f"{path} is {reported}, expected an object")
+            return
+        for key in reported.keys() - expected.keys():
+            bad("metrics", f"{path}.{key} is reported but does not exist")
+        for key, value in expected.items():
+            if key in reported:
+                _compare(f"{path}.{key}", reported[key], value, bad)
+            else:
+                bad("metrics", f"{path}.{key} is missing, expected {value}")
+    elif isinstance(expected, float) and isinstance(reported, float):
+        if not math.isclose(reported, expected, rel_tol=0.0, abs_tol=1e-9):
+            bad("metrics", f"{path} is {reported}, expected {expected}")
+    elif reported != expected:
+        bad("metrics", f"{path} is {reported}, expected {expected}")
 
 
 def _check_explanations(instance: Instance, result: Result, load: Counter[tuple[str, str]], bad: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from solver.check import check
-from solver.compare import compare
+from solver.compare import DEFAULT_METHODS, compare
 from solver.engine import solve
 from solver.load import InstanceError, load_instance, read_json_file
 from solver.model import Instance
@@ -74,7 +74,9 @@ def write_atomically(path: str, data: Any) -> None:
 @click.command("solve")
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Result file (default: standard output).")
-@click.option("--method", type=click.Choice(METHODS), default="optimal", show_default=True)
+@click.option(
+    "--method", type=click.Choice(METHODS), help="Allocation method (default: the instance's policy.mechanism)."
+)
 @click.option("--previous", type=click.Path(dir_okay=False), help="Result of the previous round (incremental).")
 @click.option("--seed", type=int, help="Override policy.seed.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Override policy.time_limit_s.")
@@ -83,7 +85,7 @@ def solve_command(
     *,
     instance: str,
     output: str | None,
-    method: str,
+    method: str | None,
     previous: str | None,
     seed: int | None,
     time_limit: float | None,
@@ -124,12 +126,12 @@ def solve_command(
     "methods",
     type=click.Choice(METHODS),
     multiple=True,
-    help="Methods to compare (repeatable; default: optimal, da, fcfs).",
+    help="Methods to compare (repeatable; default: optimal, da-reserves, mcf, da, fcfs).",
 )
 def compare_command(instance: str, as_json: bool, methods: tuple[str, ...]) -> None:
-    """Solve INSTANCE with the optimal method and the baselines and print one table side by side."""
+    """Solve INSTANCE with every method and print one table side by side, equity measures included."""
     round_ = _read_instance(instance)
-    comparison = compare(round_, methods or ("optimal", "da", "fcfs"))
+    comparison = compare(round_, methods or DEFAULT_METHODS)
     if as_json:
         click.echo(json.dumps(comparison.to_dict(), ensure_ascii=False, indent=1))
     else:

@@ -1,4 +1,9 @@
-"""Side-by-side comparison of the optimal method with the baselines."""
+"""Side-by-side comparison of the allocation methods on one round.
+
+Efficiency figures are shares of all students of the round; the equity
+figures are those of :mod:`solver.measures` (``docs/formats.md``, "Equity
+measures"), the same as in the result's ``metrics.equity``.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from solver.engine import solve
-from solver.equity import dimensions
+from solver.measures import Equity, Worst, equity
 from solver.model import Instance
 from solver.result import Result
 
-
-@dataclass(frozen=True)
-class GroupSummary:
-    """Top-three rate per group of one dimension (school, gender or need tercile)."""
-
-    rates: dict[str, float]
-    counts: dict[str, int]
-    worst: float
-    worst_group: str
-    best: float
-    spread: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "worst": round(self.worst, 4),
-            "worst_group": self.worst_group,
-            "best": round(self.best, 4),
-            "spread": round(self.spread, 4),
-            "rates": {k: round(v, 4) for k, v in self.rates.items()},
-            "counts": self.counts,
-        }
+DEFAULT_METHODS = ("optimal", "da-reserves", "mcf", "da", "fcfs")
 
 
 @dataclass(frozen=True)
@@ -48,9 +31,7 @@ class MethodSummary:
     top3: float
     unranked: float
     mean_rank_cost: float
-    school: GroupSummary
-    gender: GroupSummary
-    need: GroupSummary
+    equity: Equity
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,15 +41,63 @@ class MethodSummary:
             "students": self.students,
             "placed": self.placed,
             "placed_max": self.placed_max,
-            "share_first_choice": round(self.first_choice, 4),
-            "share_top3": round(self.top3, 4),
-            "share_unranked": round(self.unranked, 4),
-            "mean_rank_cost": round(self.mean_rank_cost, 4),
-            "top3_by_school": self.school.to_dict(),
-            "top3_by_gender": self.gender.to_dict(),
-            "top3_by_need": self.need.to_dict(),
+            "share_first_choice": self.first_choice,
+            "share_top3": self.top3,
+            "share_unranked": self.unranked,
+            "mean_rank_cost": self.mean_rank_cost,
+            "equity": self.equity.to_dict(),
             "solve_seconds": round(self.seconds, 3),
         }
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _worst(w: Worst | None, *, dimension: bool = False) -> str:
+    if w is None:
+        return "-"
+    return f"{_pct(w.rate)} ({w.dimension} {w.group})" if dimension else f"{_pct(w.rate)} ({w.group})"
+
+
+def _signed(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:+.1f} pp"
+
+
+def rows(methods: Sequence[MethodSummary]) -> list[tuple[str, list[str]]]:
+    """The rows of the comparison table: a label and one cell per method."""
+    out = [
+        ("placed", [str(m.placed) for m in methods]),
+        ("maximum placeable", [str(m.placed_max) for m in methods]),
+        ("at first choice", [_pct(m.first_choice) for m in methods]),
+        ("in top three", [_pct(m.top3) for m in methods]),
+        ("unranked", [_pct(m.unranked) for m in methods]),
+        ("mean rank cost", [f"{m.mean_rank_cost:.2f}" for m in methods]),
+    ]
+    for name, label in (("school", "school"), ("gender", "gender"), ("need", "need tercile")):
+        out.append((f"top three by {label}: spread", [_pct(m.equity.dimensions[name].spread) for m in methods]))
+        out.append((f"top three by {label}: worst", [_worst(m.equity.dimensions[name].worst) for m in methods]))
+    out.append(("top three, worst group", [_worst(m.equity.worst, dimension=True) for m in methods]))
+    out.append(("top three, female-male gap", [_signed(m.equity.female_male_gap) for m in methods]))
+    if methods:
+        for label, u in methods[0].equity.unplaced.items():
+            out.append(
+                (f"unplaced, {label} ({u.students} pupils)", [str(m.equity.unplaced[label].unplaced) for m in methods])
+            )
+        for label in methods[0].equity.popular.groups:
+            out.append((f"popular-offer access, {label}", [_access(m.equity, label) for m in methods]))
+    out.append(("popular-offer access, high/low", [_ratio(m.equity.popular.high_low_ratio) for m in methods]))
+    out.append(("solve seconds", [f"{m.seconds:.2f}" for m in methods]))
+    return out
+
+
+def _access(e: Equity, group: str) -> str:
+    a = e.popular.groups[group]
+    return f"{_pct(a.share)} ({a.placed}/{a.rankers})"
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 @dataclass(frozen=True)
@@ -80,66 +109,34 @@ class Comparison:
         return {"instance": self.instance, "methods": {m.method: m.to_dict() for m in self.methods}}
 
     def table(self) -> str:
-        def pct(x: float) -> str:
-            return f"{100 * x:.1f}%"
-
-        rows: list[tuple[str, list[str]]] = [
-            ("placed", [str(m.placed) for m in self.methods]),
-            ("maximum placeable", [str(m.placed_max) for m in self.methods]),
-            ("at first choice", [pct(m.first_choice) for m in self.methods]),
-            ("in top three", [pct(m.top3) for m in self.methods]),
-            ("unranked", [pct(m.unranked) for m in self.methods]),
-            ("mean rank cost", [f"{m.mean_rank_cost:.2f}" for m in self.methods]),
-        ]
-        for name, label in (("school", "school"), ("gender", "gender"), ("need", "need tercile")):
-            rows.append((f"top three by {label}: worst", [pct(getattr(m, name).worst) for m in self.methods]))
-            rows.append((f"top three by {label}: spread", [pct(getattr(m, name).spread) for m in self.methods]))
-        rows.append(("solve seconds", [f"{m.seconds:.2f}" for m in self.methods]))
-        width = max(len(r[0]) for r in rows)
-        cols = [max(len(m.method), *(len(r[1][k]) for r in rows)) for k, m in enumerate(self.methods)]
+        table = rows(self.methods)
+        width = max(len(label) for label, _ in table)
+        cols = [max(len(m.method), *(len(cells[k]) for _, cells in table)) for k, m in enumerate(self.methods)]
         lines = [
             f"{self.instance}",
             " " * width + "".join(f"  {m.method:>{c}}" for m, c in zip(self.methods, cols, strict=True)),
         ]
-        for label, values in rows:
+        for label, values in table:
             lines.append(f"{label:<{width}}" + "".join(f"  {v:>{c}}" for v, c in zip(values, cols, strict=True)))
         return "\n".join(lines)
 
 
 def summarise(instance: Instance, result: Result, seconds: float | None = None) -> MethodSummary:
-    """Outcome measures of one result (shares are over all students of the round)."""
+    """Outcome measures of one result: shares over all students, equity as :func:`solver.measures.equity`.
+
+    The equity measures the result carries are used; a result without them
+    (written by an older version) is measured here.
+    """
     n = len(instance.students)
     got = result.assignment_map()
-    hit = np.zeros(n, dtype=np.bool_)
     cost = 0.0
     counted = 0
-    for i, s in enumerate(instance.students):
+    for s in instance.students:
         a = got.get(s.id)
-        if a is None:
-            continue
-        hit[i] = a.rank is not None and a.rank <= 3
-        if not a.locked:
+        if a is not None and not a.locked:
             rank = a.rank if a.rank is not None else len(s.preferences) + 1
             cost += rank * rank
             counted += 1
-    groups = []
-    for dim in dimensions(instance):
-        counts = np.bincount(dim.group_of, minlength=len(dim.labels))
-        hits = np.bincount(dim.group_of, weights=hit.astype(np.float64), minlength=len(dim.labels))
-        rates = {dim.labels[g]: float(hits[g] / counts[g]) for g in range(len(dim.labels)) if counts[g]}
-        balanced = {dim.labels[g]: rates[dim.labels[g]] for g in dim.balanced if counts[g]}
-        pool = balanced or {"-": 0.0}
-        worst_group = min(pool, key=lambda k: (pool[k], k))
-        groups.append(
-            GroupSummary(
-                rates,
-                {dim.labels[g]: int(counts[g]) for g in range(len(dim.labels)) if counts[g]},
-                pool[worst_group],
-                worst_group,
-                max(pool.values()),
-                max(pool.values()) - pool[worst_group],
-            )
-        )
     m = result.metrics
     share = 1.0 / n if n else 0.0
     return MethodSummary(
@@ -152,15 +149,13 @@ def summarise(instance: Instance, result: Result, seconds: float | None = None) 
         top3=m.top_3 * share,
         unranked=m.unranked * share,
         mean_rank_cost=cost / counted if counted else 0.0,
-        school=groups[0],
-        gender=groups[1],
-        need=groups[2],
+        equity=m.equity if m.equity is not None else equity(instance, result.assignments),
         seconds=result.solve_seconds if seconds is None else seconds,
     )
 
 
-def compare(instance: Instance, methods: Sequence[str] = ("optimal", "da", "fcfs")) -> Comparison:
-    """Solve with each method and summarise the outcomes side by side."""
+def compare(instance: Instance, methods: Sequence[str] = DEFAULT_METHODS) -> Comparison:
+    """Solve with each method (``ValueError`` for one the solver does not offer) and summarise side by side."""
     summaries = []
     for method in methods:
         started = time.perf_counter()

@@ -17,6 +17,7 @@ from solver.incremental import moves, plan
 from solver.model import Instance
 from solver.network import Network, build_network
 from solver.optimal import CostModel, Prices, Stays, optimise
+from solver.reserves import allocate
 from solver.result import METHODS, Assignment, Move, Result, Unassigned, compute_metrics
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def solve(
     instance: Instance,
-    method: str = "optimal",
+    method: str | None = None,
     previous: Result | None = None,
     *,
     seed: int | None = None,
@@ -32,11 +33,16 @@ def solve(
 ) -> Result:
     """Allocate the round.
 
-    ``method`` is ``optimal`` (default), ``mcf`` (plain rank-squared min-cost
-    flow, the efficiency reference), ``da`` or ``fcfs`` (baselines).  With
-    ``previous``, the round is incremental: see :mod:`solver.incremental`.
-    ``seed`` and ``time_limit_s`` override the policy.
+    ``method`` is ``optimal``, ``da-reserves`` (strategy-proof deferred
+    acceptance with reserves for high-need pupils, :mod:`solver.reserves`),
+    ``mcf`` (plain rank-squared min-cost flow, the efficiency reference),
+    ``da`` or ``fcfs`` (baselines); None (default) means the instance's
+    ``policy.mechanism``.  With ``previous``, the round is incremental (see
+    :mod:`solver.incremental`), for ``optimal`` and ``mcf`` only: the other
+    methods are not defined in terms of a previous result.  ``seed`` and
+    ``time_limit_s`` override the policy.
     """
+    method = instance.policy.mechanism if method is None else method
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if previous is not None and method not in ("optimal", "mcf"):
@@ -65,6 +71,10 @@ def solve(
         move_list = moves(net, the_plan, _final_slots(net, outcome))
     elif method in ("optimal", "mcf"):
         outcome, calibration, finished = optimise(net, method, policy.seed, deadline)
+        placed_max = locked + outcome.placed
+    elif method == "da-reserves":
+        # An algorithm run to the end, not a search: the time limit does not apply.
+        outcome, calibration, finished = allocate(net, policy.seed)
         placed_max = locked + outcome.placed
     else:
         runner = deferred_acceptance if method == "da" else first_come_first_served

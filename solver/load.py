@@ -24,11 +24,13 @@ from typing import Any, Final
 from solver.model import (
     GENDERS,
     INSTANCE_FORMAT,
+    MECHANISMS,
     Fairness,
     Instance,
     Offer,
     Period,
     Policy,
+    Reserves,
     School,
     Student,
 )
@@ -56,9 +58,14 @@ _FIELDS: Final[dict[str, frozenset[str]]] = {
             "excluded_offers",
         }
     ),
-    "policy": frozenset({"max_distance_km", "assign_unranked", "fairness", "time_limit_s", "seed"}),
+    "policy": frozenset(
+        {"max_distance_km", "assign_unranked", "fairness", "time_limit_s", "seed", "mechanism", "reserves"}
+    ),
     "policy.fairness": frozenset({"school", "gender", "need"}),
+    "policy.reserves": frozenset({"high_need_share"}),
 }
+_POLICY_KINDS: Final = frozenset({"instance", "policy", "policy.fairness", "policy.reserves"})
+"""Kinds of objects that occur once, named in warnings without a record count."""
 
 
 class InstanceError(ValueError):
@@ -488,17 +495,41 @@ def _policy(reader: _Reader, data: Mapping[str, object]) -> Policy | None:
             bad = [key for key, weight in weights.items() if weight is None and raw.get(key) is not None]
             ok &= not bad
             fairness = Fairness(**{k: 1.0 if w is None else w for k, w in weights.items()})
+    mechanism = value.get("mechanism")
+    if mechanism is not None and mechanism not in MECHANISMS:
+        choices = ", ".join(f'"{m}"' for m in MECHANISMS[:-1]) + f' or "{MECHANISMS[-1]}"'
+        reader.fail("policy", f'field "mechanism" must be {choices}, got {_show(mechanism)}')
+        ok = False
+    reserves = _reserves(reader, value.get("reserves"))
+    ok &= reserves is not None
     if not ok:
         return None
     assert radius is not None
     assert assign is not None
+    assert reserves is not None
     return Policy(
         max_distance_km=radius,
         assign_unranked=assign,
         fairness=fairness,
         time_limit_s=60.0 if time_limit is None else time_limit,
         seed=0 if seed is None else seed,
+        mechanism="optimal" if mechanism is None else str(mechanism),
+        reserves=reserves,
     )
+
+
+def _reserves(reader: _Reader, raw: object) -> Reserves | None:
+    """``policy.reserves`` (absent or null: the defaults); None when invalid."""
+    if raw is None:
+        return Reserves()
+    if not isinstance(raw, dict):
+        reader.fail("policy", f'field "reserves" must be an object, got {json_type(raw)}')
+        return None
+    reader.note_unknown("policy.reserves", raw)
+    share = reader.number(raw, "high_need_share", "policy.reserves", required=False, low=0, high=1)
+    if share is None and raw.get("high_need_share") is not None:
+        return None
+    return Reserves(high_need_share=share)
 
 
 def _check_locked_capacity(reader: _Reader, raw_offers: list[Any], students: list[Student]) -> None:
@@ -566,7 +597,7 @@ def load_instance(data: object) -> Instance:
     assert name is not None
     assert policy is not None
     for (kind, key), count in sorted(reader.unknown.items()):
-        where = f"{kind}" if kind in {"instance", "policy", "policy.fairness"} else f"{kind} ({count} records)"
+        where = kind if kind in _POLICY_KINDS else f"{kind} ({count} records)"
         warnings.append(f'{where}: unknown field "{key}" ignored')
     return Instance(
         name=name,

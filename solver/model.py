@@ -2,8 +2,8 @@
 
 An :class:`Instance` is built from a ``praktik-instance/1`` document by
 :func:`solver.load.load_instance`, which validates every rule of the format
-(``/work/shared/formats/allocation-round.md``, summarised in
-``docs/allocation.md``).  Nothing here touches a database or the web layer.
+(described in ``docs/allocation.md``).  Nothing here touches a database or
+the web layer.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ INSTANCE_FORMAT = "praktik-instance/1"
 RESULT_FORMAT = "praktik-result/1"
 GENDERS = ("female", "male", "other")
 BALANCED_GENDERS = ("female", "male")
+MECHANISMS = ("optimal", "da-reserves", "mcf", "da", "fcfs")
+"""The values of ``policy.mechanism`` (the methods of :func:`solver.solve`)."""
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,24 @@ class Fairness:
 
 
 @dataclass(frozen=True)
+class Reserves:
+    """``policy.reserves``: the reserves of the ``da-reserves`` mechanism."""
+
+    high_need_share: float | None = None
+    """Share of each slot's free places first offered to the high-need tercile (0..1);
+    None: that tercile's share of the pupils of the round."""
+
+
+@dataclass(frozen=True)
 class Policy:
     max_distance_km: float
     assign_unranked: bool
     fairness: Fairness = field(default_factory=Fairness)
     time_limit_s: float = 60.0
     seed: int = 0
+    mechanism: str = "optimal"
+    """One of :data:`MECHANISMS`: the method :func:`solver.solve` uses when none is given."""
+    reserves: Reserves = field(default_factory=Reserves)
 
 
 @dataclass(frozen=True)

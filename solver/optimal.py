@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from solver import measures
 from solver.costs import (
     COST_LIMIT,
     DISTANCE_STEPS,
@@ -370,11 +371,9 @@ class Evaluation:
 
 
 def over_demanded(net: Network) -> Bools:
-    """Per slot: ranked by at least the 90th percentile of demand per place, and by more rankers than places."""
-    demand = np.bincount(net.r_slot, minlength=net.n_slots) / np.maximum(net.slot_capacity, 1)
-    if not len(demand):
-        return np.zeros(0, dtype=np.bool_)
-    return np.asarray((demand >= np.quantile(demand, 0.9)) & (demand > 1), dtype=np.bool_)
+    """Per slot: over-demanded as the equity measures define it (:func:`solver.measures.over_demanded`)."""
+    demand = np.bincount(net.r_slot, minlength=net.n_slots).astype(np.int64)
+    return measures.over_demanded(demand, net.slot_capacity)
 
 
 def evaluate(net: Network, outcome: FlowOutcome, dims: tuple[Dimension, ...]) -> Evaluation:

@@ -4,7 +4,8 @@ Besides the keys of the format, a result carries ``method``, ``seed``,
 ``explanations`` (always), ``moves`` (incremental rounds only) and
 ``calibration`` (the equity weights the optimal method settled on).  These
 are extensions documented in ``docs/allocation.md``; readers of the format
-ignore keys they do not know.
+ignore keys they do not know.  ``metrics.equity`` carries the equity measures
+of :mod:`solver.measures` (``docs/formats.md``, "Equity measures").
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solver.load import InstanceError, json_type
+from solver.measures import Equity, EquityError, equity
 from solver.model import RESULT_FORMAT, Instance
 
 STATUSES = ("optimal", "feasible")
-METHODS = ("optimal", "mcf", "da", "fcfs")
+METHODS = ("optimal", "da-reserves", "mcf", "da", "fcfs")
 
 
 class ResultError(InstanceError):
@@ -47,6 +49,21 @@ class Metrics:
     rank_1: int
     top_3: int
     unranked: int
+    equity: Equity | None = None
+    """The equity measures; None for a result written without them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "students": self.students,
+            "placed": self.placed,
+            "locked": self.locked,
+            "rank_1": self.rank_1,
+            "top_3": self.top_3,
+            "unranked": self.unranked,
+        }
+        if self.equity is not None:
+            out["equity"] = self.equity.to_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -111,14 +128,7 @@ class Result:
             "assignments": [_assignment_dict(a) for a in self.assignments],
             "unassigned": [{"student": u.student, "reason": u.reason} for u in self.unassigned],
             "warnings": list(self.warnings),
-            "metrics": {
-                "students": self.metrics.students,
-                "placed": self.metrics.placed,
-                "locked": self.metrics.locked,
-                "rank_1": self.metrics.rank_1,
-                "top_3": self.metrics.top_3,
-                "unranked": self.metrics.unranked,
-            },
+            "metrics": self.metrics.to_dict(),
             "bound": {"placed_max": self.placed_max},
             "solve_seconds": round(self.solve_seconds, 3),
             "explanations": {student: [e.to_dict() for e in entries] for student, entries in self.explanations.items()},
@@ -140,7 +150,8 @@ def _assignment_dict(a: Assignment) -> dict[str, Any]:
 
 
 def compute_metrics(instance: Instance, assignments: Sequence[Assignment]) -> Metrics:
-    """Counts over all students; ``unranked`` counts non-locked placements outside the preferences."""
+    """Counts over all students (``unranked`` counts non-locked placements outside the preferences),
+    and the equity measures of :func:`solver.measures.equity`."""
     return Metrics(
         students=len(instance.students),
         placed=len(assignments),
@@ -148,6 +159,7 @@ def compute_metrics(instance: Instance, assignments: Sequence[Assignment]) -> Me
         rank_1=sum(1 for a in assignments if a.rank == 1),
         top_3=sum(1 for a in assignments if a.rank is not None and a.rank <= 3),
         unranked=sum(1 for a in assignments if a.rank is None and not a.locked),
+        equity=equity(instance, assignments),
     )
 
 
@@ -225,6 +237,12 @@ def result_from_dict(data: object) -> Result:
         key: f.get(metrics_raw, key, "metrics", (int,)) if metrics_raw is not None else None
         for key in ("students", "placed", "locked", "rank_1", "top_3", "unranked")
     }
+    measures: Equity | None = None
+    if metrics_raw is not None and "equity" in metrics_raw:
+        try:
+            measures = Equity.from_dict(metrics_raw["equity"])
+        except EquityError as exc:
+            f.problems.append(f"metrics.{exc}")
     bound = f.get(data, "bound", "result", (dict,))
     placed_max = f.get(bound, "placed_max", "bound", (int,)) if bound is not None else None
     seconds = f.get(data, "solve_seconds", "result", (int, float))
@@ -257,7 +275,7 @@ def result_from_dict(data: object) -> Result:
         assignments=tuple(assignments),
         unassigned=tuple(unassigned),
         warnings=tuple(str(w) for w in warnings),
-        metrics=Metrics(**counts),  # type: ignore[arg-type]  # all present when no problems
+        metrics=Metrics(**counts, equity=measures),  # type: ignore[arg-type]  # all present when no problems
         placed_max=int(placed_max or 0),
         solve_seconds=float(seconds or 0.0),
         seed=seed,

@@ -1,11 +1,12 @@
 """The benchmark instance generator: valid praktik-instance/1 documents, deterministic, realistic skews.
 
 Independent of the solver: the format rules are checked here directly from
-``/work/shared/formats/allocation-round.md``.
+``docs/formats.md``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.instances import FORMAT, SECTOR_NAMES, TAGS, generate, main
+from benchmarks.instances import CENTRE, FORMAT, PERIPHERY_NEED, SECTOR_NAMES, TAGS, generate, main
 
 N = 400
 
@@ -109,7 +110,16 @@ def test_generated_instance_satisfies_the_format(instance: dict[str, Any]) -> No
     json.dumps(instance, allow_nan=False)
 
 
-@pytest.mark.parametrize("kwargs", [{"scarce": True}, {"periods": 1, "choices": 3.0}, {"periods": 6}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"scarce": True},
+        {"periods": 1, "choices": 3.0},
+        {"periods": 6},
+        {"variant": "periphery"},
+        {"variant": "periphery", "scarce": True},
+    ],
+)
 def test_variants_satisfy_the_format(kwargs: dict[str, Any]) -> None:
     assert format_problems(generate(250, seed=3, **kwargs)) == []
 
@@ -146,6 +156,61 @@ def test_same_seed_same_instance_and_different_seed_different() -> None:
     a = generate(300, seed=11)
     assert json.dumps(a) == json.dumps(generate(300, seed=11))
     assert json.dumps(a) != json.dumps(generate(300, seed=12))
+    b = generate(300, seed=11, variant="periphery")
+    assert json.dumps(b) == json.dumps(generate(300, seed=11, variant="periphery"))
+    assert b["name"].endswith(", periphery")
+
+
+def _digest(doc: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def test_the_default_variant_is_pinned() -> None:
+    """Published benchmark figures rely on these exact rounds; a change to the generator must not alter them."""
+    assert _digest(generate(300, seed=11)) == "e497a6f27684b050a5c4250a3681ed996aa675a0c256462512e3ff72da76acfa"
+    assert _digest(generate(250, seed=3, scarce=True)) == (
+        "d59b772d20f7cba959ebef3d8b8c80f43c7f5b8289c920b0422a0a545b14f764"
+    )
+    assert generate(300, seed=11, variant="default") == generate(300, seed=11)
+    with pytest.raises(ValueError, match="variant"):
+        generate(10, variant="inner city")
+
+
+def km(a: dict[str, Any], lat: float, lon: float) -> float:
+    """Approximate distance in km from record ``a`` (with lat/lon) to a point."""
+    return math.hypot((a["lat"] - lat) * 111.2, (a["lon"] - lon) * 111.2 * math.cos(math.radians(lat)))
+
+
+def test_periphery_moves_high_need_schools_away_from_popular_central_offers() -> None:
+    def profile(doc: dict[str, Any]) -> tuple[float, float, float]:
+        schools = {s["id"]: s for s in doc["schools"]}
+        offers = {o["id"]: o for o in doc["offers"]}
+        high = [s for s in schools.values() if s["need_index"] >= PERIPHERY_NEED]
+        from_centre = sum(km(s, CENTRE.lat, CENTRE.lon) for s in high) / len(high)
+        nearby = sum(sum(km(o, s["lat"], s["lon"]) < 5 for o in offers.values()) for s in high) / len(high)
+        firsts = [
+            km(offers[p["preferences"][0]], schools[p["school"]]["lat"], schools[p["school"]]["lon"])
+            for p in doc["students"]
+            if p["preferences"] and schools[p["school"]]["need_index"] >= PERIPHERY_NEED
+        ]
+        return from_centre, nearby, sum(firsts) / len(firsts)
+
+    default = profile(generate(3000, seed=2))
+    periphery = profile(generate(3000, seed=2, variant="periphery"))
+    assert periphery[0] > 1.3 * default[0]  # high-need schools farther out
+    assert periphery[1] < 0.5 * default[1]  # with fewer workplaces nearby
+    assert periphery[2] > default[2]  # and their pupils' first choices farther away
+
+
+def test_periphery_concentrates_the_most_popular_employers_in_the_centre() -> None:
+    def central_share_of_popular_offers(doc: dict[str, Any]) -> float:
+        first = Counter(s["preferences"][0] for s in doc["students"] if s["preferences"])
+        offers = {o["id"]: o for o in doc["offers"]}
+        top = [o for o, _ in first.most_common(math.ceil(len(offers) / 20))]
+        return sum(km(offers[o], CENTRE.lat, CENTRE.lon) < 4 for o in top) / len(top)
+
+    default = central_share_of_popular_offers(generate(3000, seed=2))
+    assert central_share_of_popular_offers(generate(3000, seed=2, variant="periphery")) > 1.5 * default
 
 
 def test_popular_offers_take_a_large_share_of_first_choices(instance: dict[str, Any]) -> None:
@@ -187,3 +252,5 @@ def test_command_line_writes_the_instance(tmp_path: Any) -> None:
     out = tmp_path / "round.json"
     assert main(["120", "-o", str(out), "--seed", "4", "--scarce"]) == 0
     assert json.loads(out.read_text(encoding="utf-8")) == generate(120, seed=4, scarce=True)
+    assert main(["120", "-o", str(out), "--variant", "periphery"]) == 0
+    assert json.loads(out.read_text(encoding="utf-8")) == generate(120, variant="periphery")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -89,6 +91,117 @@ NEED_TERCILES = {
 }
 
 
+#: The mechanisms a round can be allocated by (placement.services.rounds.MECHANISMS).
+MECHANISM_LABELS = {
+    "optimal": _l("Optimering"),
+    "da-reserves": _l("Uppskjuten acceptans med reserverade platser"),
+}
+
+#: What choosing each mechanism means, shown beside the choice on the set-up form.
+MECHANISM_TRADE_OFFS = {
+    "optimal": _l(
+        "Fler elever får något av sina tre första val och färre placeras utanför sina val, och motorn jämnar ut "
+        "utfallet mellan skolor, kön och behovsgrupper. Men en elev kan ibland vinna på att rangordna taktiskt, "
+        "till exempel genom att lämna bort ett erbjudande från sin lista."
+    ),
+    "da-reserves": _l(
+        "Eleverna söker i tur och ordning efter sina listor och platserna lottas bland de sökande, med en del av "
+        "platserna på varje erbjudande reserverade för elever från skolor med högt behov. I lottningen kan en ärlig "
+        "rangordning aldrig skada eleven, och helt säkert är det när varje elev har minst lika många lediga platser "
+        "inom sitt avstånd som perioden har elever (granskningen visar om det gäller). Oftast får färre elever "
+        "något av sina tre första val än med optimeringen."
+    ),
+}
+
+#: Every method of the review's trade-off table: the two mechanisms and the references.
+METHOD_LABELS = {
+    **MECHANISM_LABELS,
+    "mcf": _l("Lägsta rangkostnad, utan rättviseviktning"),
+    "da": _l("Uppskjuten acceptans"),
+    "fcfs": _l("Först till kvarn"),
+}
+
+#: The measures of the review's trade-off table (placement.services.review.TRADE_OFF_MEASURES):
+#: a label and one line on what it means.  The definitions are those of docs/formats.md, "Equity measures".
+MEASURES = {
+    "placed": (_l("Placerade elever"), _l("Antal elever som fick en praoplats.")),
+    "share_top3": (
+        _l("Topp tre"),
+        _l("Andel av alla elever i omgången som fick något av sina tre första val."),
+    ),
+    "share_unranked": (
+        _l("Utanför valen"),
+        _l("Andel av alla elever i omgången som placerades på ett erbjudande som de inte hade valt."),
+    ),
+    "need_top3": (
+        _l("Topp tre per behovsgrupp (lågt / medel / högt behov)"),
+        _l(
+            "Bland elever som rangordnat minst ett erbjudande som de kan få: andelen i topp tre, för skolor med "
+            "lågt, medel och högt behovsindex (varje grupp ungefär en tredjedel av eleverna)."
+        ),
+    ),
+    "school_spread": (
+        _l("Skillnad mellan skolor"),
+        _l(
+            "Högsta minus lägsta andel i topp tre bland skolorna, räknat på elever som rangordnat; bara skolor med "
+            "minst 20 sådana elever räknas."
+        ),
+    ),
+    "gender_spread": (
+        _l("Skillnad mellan kön"),
+        _l(
+            "Högsta minus lägsta andel i topp tre mellan könen (flickor, pojkar, annat, okänt), för grupper med "
+            "minst 20 elever som rangordnat."
+        ),
+    ),
+    "need_spread": (
+        _l("Skillnad mellan behovsgrupper"),
+        _l("Högsta minus lägsta andel i topp tre mellan de tre behovsgrupperna."),
+    ),
+    "worst_group": (
+        _l("Sämst ställda grupp"),
+        _l(
+            "Den lägsta andelen i topp tre bland alla räknade grupper (skolor, kön och behovsgrupper), och vilken "
+            "grupp det är."
+        ),
+    ),
+    "female_male_gap": (
+        _l("Flickor − pojkar"),
+        _l(
+            "Flickornas andel i topp tre minus pojkarnas. Över noll: flickorna fick oftare något av sina tre "
+            "första val."
+        ),
+    ),
+    "unplaced_by_need": (
+        _l("Utan plats per behovsgrupp (lågt / medel / högt behov)"),
+        _l("Antal elever i varje behovsgrupp som inte fick någon plats."),
+    ),
+    "popular_by_need": (
+        _l("Populära erbjudanden per behovsgrupp (lågt / medel / högt behov)"),
+        _l(
+            "De mest eftersökta erbjudandena är den tiondel som har flest sökande per plats, om de har fler "
+            "sökande än platser. Av eleverna som valt minst ett av dem: andelen som fick ett av dem."
+        ),
+    ),
+    "popular_high_low": (
+        _l("Populära erbjudanden, högt mot lågt behov"),
+        _l(
+            "Andelen ovan för högt behov delad med andelen för lågt behov. 1 betyder lika tillgång; under 1 att "
+            "elever från skolor med högt behov trängs undan från de populära erbjudandena."
+        ),
+    ),
+    "strategy_proof": (
+        _l("Säkert att rangordna ärligt"),
+        _l(
+            "Ja: ingen elev kan vinna på att rangordna i någon annan ordning än sin verkliga. Nej: en elev kan "
+            "ibland vinna på att rangordna taktiskt. För uppskjuten acceptans med reserverade platser beror det på "
+            "omgången: ja när varje elev har minst lika många lediga platser inom sitt avstånd som perioden har "
+            "elever."
+        ),
+    ),
+}
+
+
 def sector_label(value: str | Sector) -> str:
     try:
         return str(SECTORS[Sector(value)])
@@ -107,6 +220,39 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
+def points(value: float | None, signed: bool = False) -> str:
+    """A difference of two shares, in percentage points."""
+    if value is None:
+        return "–"
+    unit = _l("procentenheter")
+    return f"{100 * value:{'+' if signed else ''}.1f} {unit}"
+
+
+def measure_value(value: Any, kind: str, school_names: Mapping[str, str] | None = None) -> str:
+    """One value of the review's trade-off table, as its ``kind`` reads (placement.services.review.TradeOffRow)."""
+    if value is None:
+        return "–"
+    if kind == "count":
+        return str(value)
+    if kind == "share":
+        return percent(value)
+    if kind in ("points", "signed_points"):
+        return points(value, signed=kind == "signed_points")
+    if kind == "ratio":
+        return f"{value:.2f}"
+    if kind == "terciles_share":
+        return " / ".join(percent(v) for v in value)
+    if kind == "terciles_count":
+        return " / ".join("–" if v is None else str(v) for v in value)
+    if kind == "worst":
+        group = str(value.get("group"))
+        name = (school_names or {}).get(group) if value.get("dimension") == "school" else None
+        return f"{percent(value.get('rate'))} ({name or group_label(group)})"
+    if kind == "yes_no":
+        return str(_l("Ja") if value else _l("Nej"))
+    raise ValueError(f"unknown measure kind {kind!r}")
+
+
 def group_label(value: str) -> str:
     if value in NEED_TERCILES:
         return str(NEED_TERCILES[value])
@@ -121,6 +267,12 @@ def register(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(percent, "percent")
     app.add_template_filter(group_label, "group_label")
+    app.add_template_filter(points, "points")
+    app.add_template_filter(measure_value, "measure_value")
+    app.add_template_filter(lambda m: Markup.escape(str(METHOD_LABELS.get(m, m))), "method_label")
+    app.add_template_filter(lambda m: Markup.escape(str(MECHANISM_TRADE_OFFS.get(m, ""))), "mechanism_trade_off")
+    app.add_template_filter(lambda k: Markup.escape(str(MEASURES[k][0])), "measure_label")
+    app.add_template_filter(lambda k: Markup.escape(str(MEASURES[k][1])), "measure_meaning")
     app.add_template_filter(lambda s: Markup.escape(str(ROUND_STATUSES.get(RoundStatus(s), s))), "round_status")
     app.add_template_filter(
         lambda s: Markup.escape(str(ASSIGNMENT_STATUSES.get(AssignmentStatus(s), s))), "assignment_status"

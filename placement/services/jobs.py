@@ -46,7 +46,9 @@ HEARTBEAT_S = 2.0
 STALE_AFTER_S = 20.0
 #: A queued job no worker claimed within this time is considered lost.
 UNCLAIMED_AFTER_S = 120.0
-BASELINES = ("da", "fcfs")
+#: The reference methods summarised beside the two mechanisms on the review page.
+#: ``mcf`` (plain rank-squared min-cost flow) is one min-cost flow: cheap next to the optimisation.
+REFERENCES = ("mcf", "da", "fcfs")
 INITIAL = "initial"
 INCREMENTAL = "incremental"
 
@@ -269,10 +271,17 @@ def _run_initial(
 ) -> None:
     with make_session() as session, session.begin():
         build = solving.begin_solve(session, round_id, actor=actor)
+    mechanism = rounds.mechanism_of(build.instance["policy"])
     students = len(build.instance["students"])
-    _progress(make_session, job_id, f"solving ({students} pupils)")
-    result_doc = solve(build.instance, method="optimal")
-    comparison = _baselines(make_session, job_id, build.instance, result_doc, solve)
+    _progress(make_session, job_id, f"solving ({students} pupils, {mechanism})")
+    result_doc = solve(build.instance, method=mechanism)
+    if result_doc.get("method") != mechanism:
+        raise solver_bridge.SolveFailed(
+            f"the round is allocated by {mechanism}, but the solver answered with {result_doc.get('method')!r}"
+        )
+    comparison = _comparison(
+        make_session, job_id, build.instance, mechanism=mechanism, result_doc=result_doc, solve=solve
+    )
     _progress(make_session, job_id, "storing the proposal")
     with make_session() as session, session.begin():
         solving.finish_solve(
@@ -281,21 +290,48 @@ def _run_initial(
         _succeed(session, job_id)
 
 
-def _baselines(
+def _comparison(
     make_session: sessionmaker[Session],
     job_id: int,
     instance_doc: dict[str, Any],
+    *,
+    mechanism: str,
     result_doc: dict[str, Any],
     solve: Callable[..., dict[str, Any]],
 ) -> dict[str, Any]:
-    """The optimum and the baselines summarised on the same instance, for the review page."""
+    """Every method summarised on the round's own instance, for the review page's trade-off table.
+
+    The proposal (``mechanism``) is summarised from its result; the other
+    mechanism and the references (:data:`REFERENCES`) are solved here, so that
+    the request that shows the page only reads them.  A comparison whose solve
+    fails is stored as ``{"method": ..., "error": ...}``: the proposal stands.
+    """
     instance = solver.load_instance(instance_doc)
-    summaries = {"optimal": summarise(instance, solver.result_from_dict(result_doc)).to_dict()}
-    for method in BASELINES:
+    summaries = {mechanism: _summary(instance, mechanism, result_doc)}
+    others = [m for m in rounds.MECHANISMS if m != mechanism] + [m for m in REFERENCES if m != mechanism]
+    for method in others:
         _progress(make_session, job_id, f"comparing with {method}")
-        baseline = solver.result_from_dict(solve(instance_doc, method=method))
-        summaries[method] = summarise(instance, baseline).to_dict()
+        try:
+            summaries[method] = _summary(instance, method, solve(instance_doc, method=method))
+        except (PlacementError, solver.InstanceError) as exc:
+            logger.warning("Solve job %s: the comparison with %s failed: %s", job_id, method, exc)
+            summaries[method] = {"method": method, "error": str(exc)[:500]}
     return summaries
+
+
+def _summary(instance: solver.Instance, method: str, result_doc: dict[str, Any]) -> dict[str, Any]:
+    """One method's summary as stored: :func:`solver.compare.summarise` plus its equity and strategy-proofness.
+
+    Strategy-proofness is the method's (:data:`rounds.STRATEGY_PROOF`), or for
+    ``da-reserves`` whether this round meets its condition, as its result says.
+    """
+    result = solver.result_from_dict(result_doc)
+    summary = summarise(instance, result).to_dict()
+    calibration = result_doc.get("calibration") or {}
+    summary["strategy_proof"] = (
+        calibration.get("strategy_proof") if method == "da-reserves" else rounds.STRATEGY_PROOF.get(method)
+    )
+    return summary
 
 
 def _run_incremental(

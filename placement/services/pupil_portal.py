@@ -42,7 +42,7 @@ from placement.models import (
     PupilEvaluation,
     User,
 )
-from placement.services import audit, mail, preferences, season
+from placement.services import audit, mail, preferences, rounds, season
 from placement.services.offers import places_in, visible_offers
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,9 @@ class Status:
     window: WindowState
     ranked: int
     placement: Assignment | None
+    ranking: rounds.Ranking
+    """How the pupil's ranking will be allocated (:func:`rounds.ranking_for_period`): what the honesty
+    box may promise depends on it."""
 
     @property
     def max_choices(self) -> int:
@@ -180,6 +183,7 @@ def status(session: Session, pupil: Pupil, now: dt.datetime | None = None) -> St
         window=window_state(session, now),
         ranked=len(chosen),
         placement=_active_assignment(session, pupil),
+        ranking=rounds.ranking_for_period(session, pupil.school_class.period_id),
     )
 
 

@@ -6,13 +6,19 @@ solved from; the group measures (school, gender, need tercile) use the
 solver's own definitions (:func:`solver.compare.summarise`) so that they are
 comparable with the baselines computed on the same instance when the round
 was solved.
+
+The trade-off between the mechanisms (:class:`TradeOff`) is read, figure by
+figure, from the summaries the solve job stored (``outcome["comparison"]``,
+see :func:`placement.services.jobs._comparison`): nothing in it is computed
+when the page is shown.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from typing import Any
 
 from sqlalchemy import select
@@ -21,10 +27,105 @@ from sqlalchemy.orm import Session
 import solver
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
 from placement.errors import NotFound
-from placement.models import AllocationRound, Assignment, Offer
+from placement.models import AllocationRound, Assignment, Offer, RoundArtifact
 from placement.services import rounds, solving
 from solver.compare import MethodSummary, summarise
+from solver.equity import TERCILES
 from solver.result import compute_metrics
+
+#: Column order of the trade-off table after the proposal.
+TRADE_OFF_ORDER = (*rounds.MECHANISMS, "mcf", "da", "fcfs")
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeOffColumn:
+    method: str
+    proposal: bool
+    """The mechanism that made the round's proposal."""
+    error: str | None = None
+    """Why this method could not be computed for comparison."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeOffRow:
+    """One measure across the columns, as stored.
+
+    ``kind`` says how a value reads: ``count`` (a number of pupils),
+    ``share`` (0..1), ``points`` (a difference of shares), ``signed_points``,
+    ``ratio``, ``terciles_share`` / ``terciles_count`` (low, middle, high
+    need), ``worst`` (a ``{"dimension", "group", "rate"}`` object) or
+    ``yes_no``.  A value is None where the stored summary does not have it.
+    """
+
+    key: str
+    kind: str
+    values: tuple[Any, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeOff:
+    columns: tuple[TradeOffColumn, ...]
+    rows: tuple[TradeOffRow, ...]
+
+
+def _dig(document: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
+
+
+#: The measures of the trade-off table: key, kind, and where each is in a stored summary.
+_MEASURES: tuple[tuple[str, str, Any], ...] = (
+    ("placed", "count", lambda s: s.get("placed")),
+    ("share_top3", "share", lambda s: s.get("share_top3")),
+    ("share_unranked", "share", lambda s: s.get("share_unranked")),
+    ("need_top3", "terciles_share", lambda s: _terciles(s, "need", "groups", field="rate")),
+    ("school_spread", "points", lambda s: _dig(s, "equity", "school", "spread")),
+    ("gender_spread", "points", lambda s: _dig(s, "equity", "gender", "spread")),
+    ("need_spread", "points", lambda s: _dig(s, "equity", "need", "spread")),
+    ("worst_group", "worst", lambda s: _dig(s, "equity", "worst")),
+    ("female_male_gap", "signed_points", lambda s: _dig(s, "equity", "female_male_gap")),
+    ("unplaced_by_need", "terciles_count", lambda s: _terciles(s, "unplaced", field="unplaced")),
+    ("popular_by_need", "terciles_share", lambda s: _terciles(s, "popular", "groups", field="share")),
+    ("popular_high_low", "ratio", lambda s: _dig(s, "equity", "popular", "high_low_ratio")),
+    ("strategy_proof", "yes_no", lambda s: s.get("strategy_proof")),
+)
+TRADE_OFF_MEASURES = tuple(key for key, _kind, _read in _MEASURES)
+
+
+def _terciles(summary: dict[str, Any], *path: str, field: str) -> tuple[Any, ...] | None:
+    table = _dig(summary, "equity", *path)
+    if not isinstance(table, dict):
+        return None
+    return tuple(_dig(table, tercile, field) for tercile in TERCILES)
+
+
+def trade_off(outcome: dict[str, Any] | None) -> TradeOff | None:
+    """The trade-off table of a solved round, from the summaries stored with its outcome.
+
+    The proposal's mechanism comes first, then the other mechanism, then the
+    references; a method the job did not compute (a round solved before it
+    did) has no column.  None when nothing was stored.
+    """
+    stored = dict((outcome or {}).get("comparison") or {})
+    if not stored:
+        return None
+    proposal = str((outcome or {}).get("method") or "optimal")
+    order = [proposal] + [m for m in TRADE_OFF_ORDER if m != proposal]
+    methods = [m for m in order if isinstance(stored.get(m), dict)]
+    # A summary stored before strategy-proofness was stored with it: the method's, which never changes.
+    summaries = [{"strategy_proof": rounds.STRATEGY_PROOF.get(m)} | stored[m] for m in methods]
+    columns = tuple(
+        TradeOffColumn(method, method == proposal, str(summary["error"]) if "error" in summary else None)
+        for method, summary in zip(methods, summaries, strict=True)
+    )
+    rows = tuple(
+        TradeOffRow(key, kind, tuple(None if "error" in summary else read(summary) for summary in summaries))
+        for key, kind, read in _MEASURES
+    )
+    return TradeOff(columns, rows)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +148,14 @@ class Review:
     summary: MethodSummary
     """The current placements, measured like the baselines."""
     baselines: dict[str, dict[str, Any]]
-    """Summaries (``MethodSummary.to_dict``) of the optimum as solved and of each baseline, by method."""
+    """Summaries (``MethodSummary.to_dict``) of the proposal as solved and of each comparison, by method."""
     unplaced: list[str]
     """Student ids without a placement."""
     school_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    mechanism: str = "optimal"
+    """The mechanism that made the proposal (the stored result's method)."""
+    trade_off: TradeOff | None = None
+    """Both mechanisms and the references on the round's instance, as stored by the solve job."""
 
     @property
     def all_placeable_placed(self) -> bool:
@@ -59,29 +164,30 @@ class Review:
 
 def current_result(session: Session, allocation_round: AllocationRound, instance: solver.Instance) -> solver.Result:
     """The round's current placements as a solver result over ``instance``."""
+    # Plain columns, not ORM objects: a region's round has thousands of rows and the page must stay fast.
     rows = session.execute(
-        select(Assignment, Offer.code)
+        select(Assignment.pupil_id, Assignment.status, Assignment.rank, Offer.code)
         .join(Offer, Assignment.offer_id == Offer.id)
         .where(
             Assignment.round_id == allocation_round.id,
             Assignment.status.in_((*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.PROPOSED)),
         )
     ).all()
-    by_student: dict[str, tuple[Assignment, str]] = {}
-    for assignment, code in rows:
-        sid = rounds.student_id(assignment.pupil_id)
+    by_student: dict[str, tuple[AssignmentStatus, int | None, str]] = {}
+    for pupil_id, status, rank, code in rows:
+        sid = rounds.student_id(pupil_id)
         held = by_student.get(sid)
         # In a published round with pending changes, the placement in force counts.
-        if held is None or held[0].status is AssignmentStatus.PROPOSED:
-            by_student[sid] = (assignment, code)
+        if held is None or held[0] is AssignmentStatus.PROPOSED:
+            by_student[sid] = (status, rank, code)
     placed: list[solver.Assignment] = []
     unassigned: list[solver.Unassigned] = []
     for student in instance.students:
         got = by_student.get(student.id)
         if got is not None:
-            assignment, code = got
-            locked = assignment.status is AssignmentStatus.LOCKED or student.locked == code
-            placed.append(solver.Assignment(student.id, code, student.period, assignment.rank, locked))
+            status, rank, code = got
+            locked = status is AssignmentStatus.LOCKED or student.locked == code
+            placed.append(solver.Assignment(student.id, code, student.period, rank, locked))
         elif student.locked is not None:
             placed.append(solver.Assignment(student.id, student.locked, student.period, None, True))
         else:
@@ -89,7 +195,7 @@ def current_result(session: Session, allocation_round: AllocationRound, instance
     outcome = allocation_round.outcome or {}
     return solver.Result(
         instance=instance.name,
-        method="optimal",
+        method=str(outcome.get("method") or "optimal"),
         status=str(outcome.get("status", "feasible")),
         assignments=tuple(placed),
         unassigned=tuple(unassigned),
@@ -100,11 +206,49 @@ def current_result(session: Session, allocation_round: AllocationRound, instance
     )
 
 
+#: Instances loaded from stored artifacts, by the artifact's SHA-256.  An artifact never changes and
+#: an Instance is immutable, so a process may keep the few it last read: loading (and validating) a
+#: region's instance takes longer than the review page may.
+_INSTANCES: OrderedDict[str, solver.Instance] = OrderedDict()
+_INSTANCES_KEPT = 4
+_INSTANCES_LOCK = threading.Lock()
+
+
 def solved_instance(session: Session, round_id: int) -> solver.Instance:
-    artifact = solving.latest_artifact(session, round_id, "instance")
-    if artifact is None:
+    """The instance the round was last solved from."""
+    found = session.execute(
+        select(RoundArtifact.id, RoundArtifact.sha256)
+        .where(RoundArtifact.round_id == round_id, RoundArtifact.kind == "instance")
+        .order_by(RoundArtifact.id.desc())
+        .limit(1)
+    ).first()
+    if found is None:
         raise NotFound(f"round {round_id} has not been solved yet")
-    return solver.load_instance(json.loads(artifact.body))
+    artifact_id, sha256 = found
+    with _INSTANCES_LOCK:
+        instance = _INSTANCES.get(sha256)
+        if instance is not None:
+            _INSTANCES.move_to_end(sha256)
+            return instance
+    body = session.scalar(select(RoundArtifact.body).where(RoundArtifact.id == artifact_id))
+    instance = solver.load_instance(json.loads(body or "null"))
+    with _INSTANCES_LOCK:
+        _INSTANCES[sha256] = instance
+        while len(_INSTANCES) > _INSTANCES_KEPT:
+            _INSTANCES.popitem(last=False)
+    return instance
+
+
+def is_solved(session: Session, round_id: int) -> bool:
+    """Whether the round has a stored instance to review (without reading it)."""
+    return (
+        session.scalar(
+            select(RoundArtifact.id)
+            .where(RoundArtifact.round_id == round_id, RoundArtifact.kind == "instance")
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def round_review(session: Session, round_id: int) -> Review:
@@ -120,6 +264,7 @@ def round_review(session: Session, round_id: int) -> Review:
     labels = [str(k) for k in range(1, longest + 1)] + ["unranked", "locked"]
     ranks = [RankRow(label, counts[label], counts[label] / n if n else 0.0) for label in labels]
     unplaced = [u.student for u in result.unassigned]
+    outcome = allocation_round.outcome or {}
     ranks.append(RankRow("unplaced", len(unplaced), len(unplaced) / n if n else 0.0))
     return Review(
         round_id=round_id,
@@ -130,9 +275,11 @@ def round_review(session: Session, round_id: int) -> Review:
         unranked=metrics.unranked,
         ranks=ranks,
         summary=summarise(instance, result),
-        baselines=dict((allocation_round.outcome or {}).get("comparison") or {}),
+        baselines=dict(outcome.get("comparison") or {}),
         unplaced=unplaced,
         school_names={school.id: school.name for school in instance.schools},
+        mechanism=str(outcome.get("method") or "optimal"),
+        trade_off=trade_off(outcome),
     )
 
 

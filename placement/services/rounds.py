@@ -1,7 +1,7 @@
 """Allocation rounds: creating them and building their solver instance.
 
 The instance is the ``praktik-instance/1`` document of
-``shared/formats/allocation-round.md``: the CLI exports it, the web app solves
+``docs/formats.md``: the CLI exports it, the web app solves
 it, and both go through :func:`build_instance`, so the two paths cannot drift.
 """
 
@@ -50,7 +50,23 @@ INSTANCE_FORMAT = "praktik-instance/1"
 
 T = TypeVar("T")
 
+#: The mechanisms a round can be allocated by (``policy.mechanism``): the
+#: engine's optimisation, or strategy-proof deferred acceptance with places
+#: reserved for pupils of high-need schools.  The solver's other methods
+#: (``mcf``, ``da``, ``fcfs``) are references, computed for the review only.
+MECHANISMS = ("optimal", "da-reserves")
+#: Whether a pupil can never gain by ranking other than in their real order,
+#: by solver method, where that holds (or fails) whatever the round.  FCFS
+#: serves pupils in a fixed arrival order, each taking their best free ranked
+#: offer (a serial dictatorship: the list cannot be gamed, only the arrival
+#: time); ``da`` is deferred acceptance and then unranked places in lottery
+#: order.  ``da-reserves`` is missing: it is strategy-proof when the round
+#: meets a condition on its places (:func:`solver.reserves.strategy_proof`),
+#: which its result reports in ``calibration.strategy_proof``.
+STRATEGY_PROOF = {"optimal": False, "mcf": False, "da": True, "fcfs": True}
+
 DEFAULT_POLICY: dict[str, Any] = {
+    "mechanism": "optimal",
     "max_distance_km": 20,
     "assign_unranked": True,
     "fairness": {"school": 1.0, "gender": 1.0, "need": 1.0},
@@ -60,20 +76,32 @@ DEFAULT_POLICY: dict[str, Any] = {
 
 
 def merged_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
-    """The default policy with ``policy``'s settings on top (fairness merged key by key)."""
+    """The default policy with ``policy``'s settings on top (fairness merged key by key).
+
+    ``reserves`` is replaced as a whole; ``reserves`` None (or an empty object)
+    removes it, so that the solver's default share applies.
+    """
     merged = json.loads(json.dumps(DEFAULT_POLICY))
     for key, value in (policy or {}).items():
         if key == "fairness" and isinstance(value, dict):
             merged["fairness"].update(value)
+        elif key == "reserves" and (value is None or value == {}):
+            merged.pop("reserves", None)
         else:
             merged[key] = value
     return merged
+
+
+def mechanism_of(policy: dict[str, Any] | None) -> str:
+    """The mechanism that allocates a round with this policy (``optimal`` unless set)."""
+    return str(merged_policy(policy)["mechanism"])
 
 
 POLICY_LIMITS = {
     "max_distance_km": (1.0, 200.0),
     "time_limit_s": (1.0, 3600.0),
     "fairness": (0.0, 10.0),
+    "reserves.high_need_share": (0.0, 1.0),
 }
 
 
@@ -85,6 +113,20 @@ def policy_problems(label: str, policy: dict[str, Any]) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
             problems.append(f"{label}: field {field} must be a number from {low:g} to {high:g}, got {value!r}")
 
+    mechanism = policy.get("mechanism")
+    if mechanism not in MECHANISMS:
+        problems.append(f"{label}: field mechanism must be {' or '.join(MECHANISMS)}, got {mechanism!r}")
+    if "reserves" in policy:
+        reserves = policy["reserves"]
+        if not isinstance(reserves, dict):
+            problems.append(f"{label}: field reserves must be an object")
+        else:
+            for key in sorted(reserves):
+                if key != "high_need_share":
+                    problems.append(f"{label}: field reserves.{key} is unknown (high_need_share)")
+            if "high_need_share" in reserves:
+                share = reserves["high_need_share"]
+                number("reserves.high_need_share", share, *POLICY_LIMITS["reserves.high_need_share"])
     number("max_distance_km", policy.get("max_distance_km"), *POLICY_LIMITS["max_distance_km"])
     number("time_limit_s", policy.get("time_limit_s"), *POLICY_LIMITS["time_limit_s"])
     if not isinstance(policy.get("assign_unranked"), bool):
@@ -206,6 +248,49 @@ def create_round(
     )
     logger.info("Round %s (%s) created by %s", allocation_round.id, name, actor.label)
     return allocation_round
+
+
+#: Rounds whose allocation is still to come: a pupil's ranking now is allocated by their mechanism.
+_TO_ALLOCATE = (RoundStatus.DRAFT, RoundStatus.SOLVING, RoundStatus.PROPOSED, RoundStatus.FAILED)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranking:
+    """How a ranking made now will be allocated: what the pupil may be told about ranking honestly."""
+
+    mechanism: str
+    """``da-reserves`` when every round still to allocate the pupil's period uses it, else ``optimal``."""
+    strategy_proof: bool
+    """The last run of each of those rounds found that no pupil can gain by another list
+    (``da-reserves`` when the round meets its condition; never ``optimal``)."""
+
+
+def ranking_for_period(session: Session, period_id: int | None) -> Ranking:
+    """How a ranking made now by a pupil whose class goes in ``period_id`` will be allocated.
+
+    The rounds that matter are those over the period that are still to be
+    allocated.  The mechanism is ``da-reserves`` only when every such round
+    uses it: otherwise (no such round, rounds that disagree, or only a
+    published round, whose later changes the engine's optimisation computes)
+    it is ``optimal``, whose advice to the pupil holds under any mechanism.
+    ``strategy_proof`` needs a stored run of each round (its proposal or its
+    comparison) in which ``da-reserves`` met its condition; the condition
+    depends on places, eligibility and distances, never on the choices.
+    """
+    if period_id is None:
+        return Ranking("optimal", strategy_proof=False)
+    found = session.execute(
+        select(AllocationRound.policy, AllocationRound.outcome).where(
+            AllocationRound.status.in_(_TO_ALLOCATE), AllocationRound.periods.any(Period.id == period_id)
+        )
+    ).all()
+    if not found or any(mechanism_of(policy) != "da-reserves" for policy, _outcome in found):
+        return Ranking("optimal", strategy_proof=False)
+    proven = all(
+        ((outcome or {}).get("comparison") or {}).get("da-reserves", {}).get("strategy_proof") is True
+        for _policy, outcome in found
+    )
+    return Ranking("da-reserves", strategy_proof=proven)
 
 
 def get_round(session: Session, round_id: int) -> AllocationRound:

@@ -69,8 +69,10 @@ def finish_solve(
 ) -> AllocationRound:
     """Store ``result_doc`` as the round's proposal, after checking it against ``instance_doc``.
 
-    ``comparison`` holds the baselines' summaries on the same instance (shown on
-    the review page); the instance and result are kept as artifacts.
+    ``comparison`` holds the summaries, by method, of both mechanisms and the
+    references on the same instance (the review page's trade-off table); the
+    outcome's ``method`` is the mechanism that made the proposal.  The
+    instance and result are kept as artifacts.
     """
     allocation_round = rounds.get_round(session, round_id)
     if allocation_round.status is not RoundStatus.SOLVING:
@@ -345,13 +347,17 @@ def fail_solve(session: Session, round_id: int, error: str, *, actor: audit.Acto
 
 
 def solve_round(
-    make_session: sessionmaker[Session], round_id: int, *, actor: audit.Actor, method: str = "optimal"
+    make_session: sessionmaker[Session], round_id: int, *, actor: audit.Actor, method: str | None = None
 ) -> AllocationRound:
-    """Solve a round end to end in three transactions; returns the round as stored."""
+    """Solve a round end to end in three transactions; returns the round as stored.
+
+    ``method`` defaults to the round's mechanism (``policy.mechanism``).
+    """
     with make_session() as session, session.begin():
         build = begin_solve(session, round_id, actor=actor)
     try:
-        result_doc = solver_bridge.solve_out_of_process(build.instance, method=method)
+        chosen = method or rounds.mechanism_of(build.instance["policy"])
+        result_doc = solver_bridge.solve_out_of_process(build.instance, method=chosen)
         with make_session() as session, session.begin():
             return finish_solve(session, round_id, build.instance, result_doc, actor=actor)
     except (PlacementError, solver.InstanceError) as exc:

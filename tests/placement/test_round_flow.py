@@ -49,7 +49,7 @@ def test_a_job_solves_the_round_with_baselines_and_artifacts(
     job = _solve(db_session, make_session, allocation_round.id)
     db_session.refresh(allocation_round)
     assert allocation_round.status is RoundStatus.PROPOSED
-    assert set(allocation_round.outcome["comparison"]) == {"optimal", "da", "fcfs"}  # type: ignore[index]
+    assert set(allocation_round.outcome["comparison"]) == {"optimal", "da-reserves", "mcf", "da", "fcfs"}  # type: ignore[index]
     kinds = sorted(a.kind for a in db_session.scalars(select(m.RoundArtifact).where(m.RoundArtifact.job_id == job.id)))
     assert kinds == ["instance", "result"]
     assert len(_rows(db_session, allocation_round.id, AssignmentStatus.PROPOSED)) == len(pupils)
@@ -121,7 +121,7 @@ def test_review_figures_come_from_the_stored_placements(
     by_rank = {r.label: r.count for r in figures.ranks}
     assert by_rank["1"] == sum(1 for a in rows.values() if a.rank == 1)
     assert sum(by_rank.values()) == 4
-    assert set(figures.summary.school.rates) == {"S01", "S02"}
+    assert set(figures.summary.equity.school.groups) == {"S01", "S02"}
     # An adjustment shows at once: move a pupil from their first choice to the second.
     pupil = pupils[0]
     second = next(

@@ -44,7 +44,7 @@ def test_every_field_is_checked(doc: dict[str, Any]) -> None:
     doc["calibration"] = []
     found = problems(doc)
     assert 'result: field "status" must be "optimal" or "feasible", got "great"' in found
-    assert 'result: field "method" must be one of optimal, mcf, da, fcfs, got number' in found
+    assert 'result: field "method" must be one of optimal, da-reserves, mcf, da, fcfs, got number' in found
     assert 'result: field "seed" must be a whole number, got string' in found
     assert 'assignments[0]: field "rank" has the wrong type (string)' in found
     assert 'assignments[1]: field "locked" must be true or false, got string' in found

@@ -147,7 +147,7 @@ def _journey(page: Page, lang: str, pupil_id: int, code: str, make_session: sess
     page.open("/pupil/choices")
     assert _order(page) == chosen
     if lang == "sv":
-        assert "Det är alltid säkert att rangordna ärligt" in page.find("#honesty").text
+        assert "Ta med alla erbjudanden som du kan tänka dig" in page.find("#honesty").text
     assert page.find("#honesty").is_displayed()
     _check(page)
     page.click("ol.choices > li:first-child button.down")

@@ -24,7 +24,7 @@ from tests.conftest import csrf_token
 from web.pupil.login import CODE_FAILURES_PER_ADDRESS
 
 LOGIN = "/pupil-login/"
-HONESTY = "Det är alltid säkert att rangordna ärligt"
+HONESTY = "Ta med alla erbjudanden som du kan tänka dig"  # no round yet: the advice for the optimisation
 
 
 @dataclasses.dataclass

@@ -24,6 +24,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from web.labels import MECHANISM_LABELS
+
 LOCAL = ZoneInfo("Europe/Stockholm")
 
 
@@ -50,7 +52,26 @@ class CheckboxList(SelectMultipleField):
 
 
 class PolicyFields:
-    """The policy fields shared by the new-round form and the policy form."""
+    """The policy fields shared by the new-round form and the policy form.
+
+    The limits mirror :data:`placement.services.rounds.POLICY_LIMITS` and
+    :data:`placement.services.rounds.MECHANISMS`, which
+    :func:`placement.services.rounds.policy_problems` checks again.
+    """
+
+    mechanism = RadioField(
+        _l("Fördelningssätt"),
+        choices=[SelectChoice(value, label) for value, label in MECHANISM_LABELS.items()],
+        default="optimal",
+    )
+    reserve_share = DecimalField(
+        _l("Reserverad andel av varje erbjudandes platser för elever från skolor med högt behov (%)"),
+        places=1,
+        validators=[
+            Optional(),
+            NumberRange(0, 100, message=_l("Ange en andel från 0 till 100 procent, eller lämna fältet tomt.")),
+        ],
+    )
 
     max_distance_km = DecimalField(
         _l("Största avstånd från skolan (km) för placering utanför elevens val"),
@@ -73,7 +94,14 @@ class PolicyFields:
     seed = IntegerField(_l("Slumpfrö (samma frö ger samma resultat)"), validators=[InputRequired(), NumberRange(min=0)])
 
     def policy(self) -> dict[str, object]:
+        mechanism = str(self.mechanism.data or "optimal")  # type: ignore[attr-defined]
+        share = self.reserve_share.data  # type: ignore[attr-defined]
+        # Empty: the solver reserves the high-need tercile's share of the pupils;
+        # with the optimisation, reserves play no part and are not kept.
+        reserves = {"high_need_share": float(share) / 100} if mechanism == "da-reserves" and share is not None else None
         return {
+            "mechanism": mechanism,
+            "reserves": reserves,
             "max_distance_km": float(self.max_distance_km.data or 0),  # type: ignore[attr-defined]
             "assign_unranked": bool(self.assign_unranked.data),  # type: ignore[attr-defined]
             "fairness": {
@@ -88,6 +116,11 @@ class PolicyFields:
     def fill(self, policy: dict[str, object]) -> None:
         fairness = policy.get("fairness") or {}
         assert isinstance(fairness, dict)
+        reserves = policy.get("reserves") or {}
+        assert isinstance(reserves, dict)
+        share = reserves.get("high_need_share")
+        self.mechanism.data = policy.get("mechanism") or "optimal"  # type: ignore[attr-defined]
+        self.reserve_share.data = None if share is None else round(100 * float(share), 1)  # type: ignore[attr-defined]
         self.max_distance_km.data = policy.get("max_distance_km")  # type: ignore[attr-defined]
         self.assign_unranked.data = bool(policy.get("assign_unranked"))  # type: ignore[attr-defined]
         self.fairness_school.data = fairness.get("school")  # type: ignore[attr-defined]

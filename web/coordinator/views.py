@@ -235,7 +235,7 @@ def round_page(round_id: int) -> ResponseReturnValue:
     db.commit()  # reaping a dead worker is stored
     live = next((j for j in recent if j.state.value in ("queued", "running")), None)
     figures = None
-    if solving.latest_artifact(db, round_id, "instance") is not None:
+    if review.is_solved(db, round_id):
         figures = review.round_review(db, round_id)
     policy_form = PolicyForm()
     policy_form.fill(rounds.merged_policy(allocation_round.policy))
