@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import html as html_lib
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -23,15 +22,6 @@ from web import labels
 
 PASSWORD = "ett-långt-lösenord"
 METHODS = ("optimal", "da-reserves", "mcf", "da", "fcfs")
-
-_SESSIONS: list[Session] = []
-
-
-@pytest.fixture(autouse=True)
-def _track_session(db_session: Session) -> Iterator[None]:
-    _SESSIONS.append(db_session)
-    yield
-    _SESSIONS.pop()
 
 
 def _english(client: FlaskClient) -> None:
@@ -54,7 +44,7 @@ def _page(client: FlaskClient, path: str) -> str:
     return html_lib.unescape(response.get_data(as_text=True))
 
 
-def _post(client: FlaskClient, path: str, page: str, data: dict[str, object]) -> str:
+def _post(client: FlaskClient, db_session: Session, path: str, page: str, data: dict[str, object]) -> str:
     response = client.post(
         path,
         data={"csrf_token": csrf_token(client, page), **data},
@@ -65,7 +55,7 @@ def _post(client: FlaskClient, path: str, page: str, data: dict[str, object]) ->
     from web.extensions import db
 
     db.expire_all()
-    _SESSIONS[-1].expire_all()
+    db_session.expire_all()
     return html_lib.unescape(response.get_data(as_text=True))
 
 
@@ -96,7 +86,9 @@ def test_the_set_up_form_explains_the_choice_and_stores_it(client: FlaskClient, 
     assert "Oftast får färre elever något av sina tre första val" in html
     assert re.search(r'<input[^>]*checked[^>]*value="optimal"|<input[^>]*value="optimal"[^>]*checked', html)
 
-    html = _post(client, f"{page}/policy", page, POLICY | {"mechanism": "da-reserves", "reserve_share": "40"})
+    html = _post(
+        client, db_session, f"{page}/policy", page, POLICY | {"mechanism": "da-reserves", "reserve_share": "40"}
+    )
     assert "Inställningarna är sparade" in html
     assert allocation_round.policy["mechanism"] == "da-reserves"
     assert allocation_round.policy["reserves"] == {"high_need_share": 0.4}
@@ -109,9 +101,9 @@ def test_the_set_up_form_explains_the_choice_and_stores_it(client: FlaskClient, 
     assert event.after["policy"]["mechanism"] == "da-reserves"  # type: ignore[index]
 
     # Empty share: the solver's default (the high-need tercile's share); the optimisation keeps no reserves.
-    _post(client, f"{page}/policy", page, POLICY | {"mechanism": "da-reserves", "reserve_share": ""})
+    _post(client, db_session, f"{page}/policy", page, POLICY | {"mechanism": "da-reserves", "reserve_share": ""})
     assert "reserves" not in allocation_round.policy
-    _post(client, f"{page}/policy", page, POLICY | {"mechanism": "optimal", "reserve_share": "40"})
+    _post(client, db_session, f"{page}/policy", page, POLICY | {"mechanism": "optimal", "reserve_share": "40"})
     assert allocation_round.policy["mechanism"] == "optimal"
     assert "reserves" not in allocation_round.policy
 
@@ -120,7 +112,7 @@ def test_a_new_round_can_be_created_with_deferred_acceptance(client: FlaskClient
     f.period(db_session, code="w45", start_date=dt.date(2026, 11, 2))
     _login(client, db_session)
     data = POLICY | {"name": "Våren", "periods": "w45", "mechanism": "da-reserves", "reserve_share": "33.3"}
-    _post(client, "/coordinator/rounds", "/coordinator/rounds", data)
+    _post(client, db_session, "/coordinator/rounds", "/coordinator/rounds", data)
     created = db_session.scalars(select(m.AllocationRound).where(m.AllocationRound.name == "Våren")).one()
     assert created.policy["mechanism"] == "da-reserves"
     assert created.policy["reserves"] == {"high_need_share": pytest.approx(0.333)}
@@ -154,7 +146,7 @@ def test_a_bad_mechanism_or_share_is_refused_naming_the_field_in_the_users_langu
     if lang == "en":
         _english(client)
     page = f"/coordinator/rounds/{allocation_round.id}"
-    html = _post(client, f"{page}/policy", page, POLICY | change)
+    html = _post(client, db_session, f"{page}/policy", page, POLICY | change)
     flashes = re.findall(r'<p class="flash flash-error"[^>]*>([^<]*)</p>', html)
     assert any(text.startswith(message) for text in flashes), flashes
     assert allocation_round.policy["mechanism"] == "optimal"
