@@ -49,6 +49,9 @@ from typing import Any
 
 import numpy as np
 
+TIME_LIMIT_S = 60
+"""The rounds' ``policy.time_limit_s``: the solver's default, as a municipality would run it."""
+
 FORMAT = "praktik-instance/1"
 MAX_CHOICES = 10
 PUPILS_PER_SCHOOL = 170
@@ -757,7 +760,7 @@ def generate(
             "max_distance_km": 25,
             "assign_unranked": True,
             "fairness": {"school": 1.0, "gender": 1.0, "need": 1.0},
-            "time_limit_s": 120,
+            "time_limit_s": TIME_LIMIT_S,
             "seed": 0,
         },
     }

@@ -103,10 +103,10 @@ def _incremental(
     net: Network, method: str, previous: Result, stays: Stays, seed: int
 ) -> tuple[FlowOutcome, dict[str, Any]]:
     instance = net.instance
-    model = CostModel(net, seed, stays)
     kept = (previous.calibration or {}).get("bonuses") if method != "mcf" else None
     bonus = Prices.from_dict(dimensions(instance), kept).per_student(dimensions(instance)) if kept else None
-    outcome = model.solve(bonus, share=True)
+    with CostModel(net, seed, stays) as model:
+        outcome = model.solve(bonus, share=True)
     details: dict[str, Any] = {
         "objective": "incremental: placed, then kept placements, then unranked, then preferences",
         "lexicographic": model.mode,

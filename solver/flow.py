@@ -15,7 +15,10 @@ previous unranked placement.  Students have supply 1, the sink absorbs.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,28 +144,151 @@ def _layout(net: Network, extra_student: I64, extra_slot: I64) -> _Layout:
     )
 
 
-def _periods(layout: _Layout) -> list[tuple[I32, I32, I64]]:
-    """Per period with students: its arcs, its supply nodes and all its nodes (sorted, sink first)."""
-    out: list[tuple[I32, I32, I64]] = []
-    supply_period = layout.node_period[layout.supply_nodes]
-    for period in range(int(layout.node_period.max(initial=-1)) + 1):
-        supply = layout.supply_nodes[supply_period == period]
-        if not len(supply):
-            continue
-        arcs = np.flatnonzero(layout.arc_period == period).astype(np.int32)
-        nodes = np.unique(np.concatenate([[0], layout.tails[arcs], layout.heads[arcs]]).astype(np.int64))
-        out.append((arcs, supply, nodes))
-    return out
+PARALLEL_MIN_ARCS = 400_000
+"""Smaller networks solve their periods one after another: starting worker processes would cost more."""
 
 
-def period_nodes(net: Network, extra_student: I64, extra_slot: I64) -> I64:
-    """Number of flow nodes of each period (0 for a period without students)."""
-    layout = _layout(net, extra_student, extra_slot)
-    counts = np.zeros(len(net.instance.periods), dtype=np.int64)
-    supply_period = layout.node_period[layout.supply_nodes]
-    for _, supply, nodes in _periods(layout):
-        counts[int(supply_period[np.searchsorted(layout.supply_nodes, supply[0])])] = len(nodes)
-    return counts
+def _solve_period(tails: I32, heads: I32, capacities: I64, costs: I64, supply: I32) -> tuple[I64, int, int]:
+    """One period's maximum flow of minimum cost: flows per arc, units placed, cost (a worker process's task)."""
+    top = int(costs.max(initial=0))
+    n_nodes = int(max(int(tails.max(initial=0)), int(heads.max(initial=0)))) + 1
+    if top * (n_nodes + 1) > COST_LIMIT:  # pragma: no cover - CostModel keeps costs in range
+        raise SolverError(f"arc costs up to {top} are too large for {n_nodes} nodes")
+    solver = min_cost_flow.SimpleMinCostFlow()
+    solver.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
+    solver.set_nodes_supplies(supply, np.ones(len(supply), dtype=np.int64))
+    solver.set_node_supply(0, -len(supply))
+    status = solver.solve_max_flow_with_min_cost()
+    if status != solver.OPTIMAL:  # pragma: no cover - OR-Tools failure
+        raise SolverError(f"min-cost flow failed with status {status}")
+    flows = np.asarray(solver.flows(np.arange(len(tails), dtype=np.int32)), dtype=np.int64)
+    return flows, int(solver.maximum_flow()), int(solver.optimal_cost())
+
+
+def _processes(n_arcs: int, n_periods: int) -> int:
+    if n_arcs < PARALLEL_MIN_ARCS or n_periods < 2:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), n_periods))
+
+
+@dataclass
+class _Period:
+    arcs: I32
+    """The period's arcs (network order)."""
+    tails: I32
+    heads: I32
+    supply: I32
+    """Compact node numbers (sink 0): they keep OR-Tools' arrays and its cost-range check small."""
+
+
+class PeriodFlows:
+    """The flow problem of a network, laid out once and solved for any arc costs.
+
+    Periods do not interact (a student and the places open to them are all
+    in the student's period), so each period is its own problem.  On a
+    machine with several cores, a large network solves them side by side in
+    worker processes (OR-Tools keeps the interpreter lock while it solves);
+    the answer is the same either way.  Use as a context manager, or call
+    :meth:`close`, to stop the workers.
+    """
+
+    def __init__(self, net: Network, extra_student: I64, extra_slot: I64) -> None:
+        self.net = net
+        self.extra_student = extra_student
+        self.extra_slot = extra_slot
+        self.layout = layout = _layout(net, extra_student, extra_slot)
+        self.periods: list[_Period] = []
+        self.nodes = np.zeros(len(net.instance.periods), dtype=np.int64)
+        """Number of flow nodes of each period (0 for a period without students)."""
+        supply_period = layout.node_period[layout.supply_nodes]
+        for period in range(int(layout.node_period.max(initial=-1)) + 1):
+            supply = layout.supply_nodes[supply_period == period]
+            if not len(supply):
+                continue
+            arcs = np.flatnonzero(layout.arc_period == period).astype(np.int32)
+            nodes = np.unique(np.concatenate([[0], layout.tails[arcs], layout.heads[arcs]]).astype(np.int64))
+            self.periods.append(
+                _Period(
+                    arcs,
+                    np.searchsorted(nodes, layout.tails[arcs]).astype(np.int32),
+                    np.searchsorted(nodes, layout.heads[arcs]).astype(np.int32),
+                    np.searchsorted(nodes, supply).astype(np.int32),
+                )
+            )
+            self.nodes[period] = len(nodes)
+        self.processes = _processes(len(layout.tails), len(self.periods))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> PeriodFlows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _run(self, unit: I64) -> list[tuple[I64, int, int]]:
+        layout = self.layout
+        tasks = [(p.tails, p.heads, layout.capacities[p.arcs], unit[p.arcs], p.supply) for p in self.periods]
+        if self.processes <= 1:
+            return [_solve_period(*task) for task in tasks]
+        if self._pool is None:
+            # fork: the workers only run OR-Tools on the arrays they are handed, and
+            # (unlike spawn) do not import the caller's main module again.
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("fork"))
+        # The largest periods first, so that no core waits for the last one alone.
+        order = sorted(range(len(tasks)), key=lambda k: -len(tasks[k][0]))
+        futures = {k: self._pool.submit(_solve_period, *tasks[k]) for k in order}
+        return [futures[k].result() for k in range(len(tasks))]
+
+    def solve(self, costs: ArcCosts, seed: int, *, share: bool = True) -> FlowOutcome:
+        """Maximum placements at minimum cost, then unranked places shared within profiles.
+
+        ``costs`` must use this layout's extra arcs.  With ``share=False`` the
+        unranked places are left to :func:`complete`.
+        """
+        net = self.net
+        layout = self.layout
+        sizes = layout.sizes
+        unit = np.concatenate(
+            [
+                costs.ranked,
+                costs.unranked[layout.sp_student],
+                np.zeros(sizes[2], dtype=np.int64),
+                costs.hub_cell,
+                costs.hub_slot,
+                costs.cell_slot,
+                np.zeros(sizes[6], dtype=np.int64),
+                costs.extra_cost,
+            ]
+        )
+        flows = np.zeros(len(layout.tails), dtype=np.int64)
+        placed = 0
+        total = 0
+        for period, (period_flows, units, cost) in zip(self.periods, self._run(unit), strict=True):
+            flows[period.arcs] = period_flows
+            placed += units
+            total += cost
+        bounds = np.cumsum([0, *sizes])
+        part = [flows[bounds[k] : bounds[k + 1]] for k in range(len(sizes))]
+        n = net.n_students
+        slot_of = np.full(n, -1, dtype=np.int64)
+        rank = np.zeros(n, dtype=np.int64)
+        unranked = np.zeros(n, dtype=np.bool_)
+        chosen = part[0] > 0
+        slot_of[net.r_student[chosen]] = net.r_slot[chosen]
+        rank[net.r_student[chosen]] = net.r_rank[chosen]
+        stay = part[7] > 0
+        slot_of[self.extra_student[stay]] = self.extra_slot[stay]
+        unranked[self.extra_student[stay]] = True
+        in_profile = layout.sp_student[part[1] > 0]
+        unranked[in_profile] = True
+        logger.debug("flow placed %s students at cost %s", placed, total)
+        outcome = FlowOutcome(slot_of, unranked, rank, placed, total, (in_profile, part[2], part[3], part[4], part[5]))
+        return complete(net, outcome, seed) if share else outcome
 
 
 def maximum_placements(net: Network) -> int:
@@ -182,69 +308,6 @@ def maximum_placements(net: Network) -> int:
     if status != solver.OPTIMAL:  # pragma: no cover - OR-Tools failure
         raise SolverError(f"max flow failed with status {status}")
     return int(solver.optimal_flow())
-
-
-def solve_flow(net: Network, costs: ArcCosts, seed: int, *, share: bool = True) -> FlowOutcome:
-    """Maximum placements at minimum cost, then unranked places shared within profiles.
-
-    Periods do not interact (a student and the places open to them are all
-    in the student's period), so each period is solved as its own problem.
-    With ``share=False`` the unranked places are left to :func:`complete`.
-    """
-    layout = _layout(net, costs.extra_student, costs.extra_slot)
-    sizes = layout.sizes
-    unit = np.concatenate(
-        [
-            costs.ranked,
-            costs.unranked[layout.sp_student],
-            np.zeros(sizes[2], dtype=np.int64),
-            costs.hub_cell,
-            costs.hub_slot,
-            costs.cell_slot,
-            np.zeros(sizes[6], dtype=np.int64),
-            costs.extra_cost,
-        ]
-    )
-    n = net.n_students
-    flows = np.zeros(len(layout.tails), dtype=np.int64)
-    placed = 0
-    total = 0
-    for arcs, supply, nodes in _periods(layout):
-        top = int(unit[arcs].max(initial=0))
-        if top * (len(nodes) + 1) > COST_LIMIT:  # pragma: no cover - CostModel keeps costs in range
-            raise SolverError(f"arc costs up to {top} are too large for {len(nodes)} nodes")
-        # Compact node numbers per period keep OR-Tools' arrays (and its cost-range check) small.
-        solver = min_cost_flow.SimpleMinCostFlow()
-        solver.add_arcs_with_capacity_and_unit_cost(
-            np.searchsorted(nodes, layout.tails[arcs]).astype(np.int32),
-            np.searchsorted(nodes, layout.heads[arcs]).astype(np.int32),
-            layout.capacities[arcs],
-            unit[arcs],
-        )
-        solver.set_nodes_supplies(np.searchsorted(nodes, supply).astype(np.int32), np.ones(len(supply), dtype=np.int64))
-        solver.set_node_supply(0, -len(supply))
-        status = solver.solve_max_flow_with_min_cost()
-        if status != solver.OPTIMAL:  # pragma: no cover - OR-Tools failure
-            raise SolverError(f"min-cost flow failed with status {status}")
-        flows[arcs] = np.asarray(solver.flows(np.arange(len(arcs), dtype=np.int32)), dtype=np.int64)
-        placed += int(solver.maximum_flow())
-        total += int(solver.optimal_cost())
-    bounds = np.cumsum([0, *sizes])
-    part = [flows[bounds[k] : bounds[k + 1]] for k in range(len(sizes))]
-    slot_of = np.full(n, -1, dtype=np.int64)
-    rank = np.zeros(n, dtype=np.int64)
-    unranked = np.zeros(n, dtype=np.bool_)
-    chosen = part[0] > 0
-    slot_of[net.r_student[chosen]] = net.r_slot[chosen]
-    rank[net.r_student[chosen]] = net.r_rank[chosen]
-    stay = part[7] > 0
-    slot_of[costs.extra_student[stay]] = costs.extra_slot[stay]
-    unranked[costs.extra_student[stay]] = True
-    in_profile = layout.sp_student[part[1] > 0]
-    unranked[in_profile] = True
-    logger.debug("flow placed %s students at cost %s", placed, total)
-    outcome = FlowOutcome(slot_of, unranked, rank, placed, total, (in_profile, part[2], part[3], part[4], part[5]))
-    return complete(net, outcome, seed) if share else outcome
 
 
 def complete(net: Network, outcome: FlowOutcome, seed: int) -> FlowOutcome:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from solver.equity import dimensions
+from solver.equity import Dimension, dimensions
 from solver.model import Instance
 
 if TYPE_CHECKING:
@@ -294,20 +294,36 @@ def equity(instance: Instance, assignments: Sequence[Assignment]) -> Equity:
     placed_pair[who] = np.where(offer_of >= 0, offer_of * n_periods + period_of[who], -1)
     top = rankers & placed & (rank >= 1) & (rank <= TOP)
 
-    rates = {dim.name: _dimension(dim.name, dim.labels, dim.group_of, rankers, top) for dim in (school, gender, need)}
-    female, male = (rates["gender"].groups[label] for label in ("female", "male"))
-    worsts = [d.worst for d in rates.values() if d.worst is not None]
-
-    terciles = len(need.labels)
-    in_tercile = np.bincount(need.group_of, minlength=terciles)
-    left_out = np.bincount(need.group_of[~placed], minlength=terciles)
-
     # Popular-offer access: who lists an over-demanded pair, and who is placed at one they list.
     over = over_demanded(np.bincount(pref_pair[listed], minlength=len(places)), places)
     wants = np.bincount(pref_student[listed & over[pref_pair]], minlength=n) > 0
     got = np.zeros(n, dtype=np.bool_)
     at = np.flatnonzero(wants & (rank >= 1) & (placed_pair >= 0))
     got[at] = over[placed_pair[at]]
+    facts = {"rankers": rankers, "top": top, "placed": placed, "wants": wants, "got": got}
+    return from_outcome((school, gender, need), **facts, over=int(over.sum()))
+
+
+def from_outcome(
+    dims: Sequence[Dimension], *, rankers: Bools, top: Bools, placed: Bools, wants: Bools, got: Bools, over: int
+) -> Equity:
+    """The measures from per-student facts: the one place where rates, spreads, worst and access are defined.
+
+    ``dims`` are the school, gender and need dimensions
+    (:func:`solver.equity.dimensions`); per student, ``rankers`` marks a
+    ranker, ``top`` a ranker placed at rank 1-3, ``placed`` any placement,
+    ``wants`` a ranker listing an over-demanded pair and ``got`` one placed
+    at such a pair they listed; ``over`` is the number of over-demanded
+    pairs.  :func:`equity` derives the facts from a result's assignments,
+    the engine's calibration from its flow (:func:`solver.optimal.evaluate`).
+    """
+    need = dims[2]
+    rates = {dim.name: _dimension(dim.name, dim.labels, dim.group_of, rankers, top) for dim in dims}
+    female, male = (rates["gender"].groups[label] for label in ("female", "male"))
+    worsts = [d.worst for d in rates.values() if d.worst is not None]
+    terciles = len(need.labels)
+    in_tercile = np.bincount(need.group_of, minlength=terciles)
+    left_out = np.bincount(need.group_of[~placed], minlength=terciles)
     asking = np.bincount(need.group_of[wants], minlength=terciles)
     getting = np.bincount(need.group_of[got], minlength=terciles)
     access = {
@@ -322,7 +338,7 @@ def equity(instance: Instance, assignments: Sequence[Assignment]) -> Equity:
         worst=min(worsts, key=lambda w: w.rate) if worsts else None,
         female_male_gap=None if female.rate is None or male.rate is None else female.rate - male.rate,
         unplaced={label: Unplaced(int(in_tercile[t]), int(left_out[t])) for t, label in enumerate(need.labels)},
-        popular=PopularAccess(int(over.sum()), access, None if high is None or low is None or low == 0 else high / low),
+        popular=PopularAccess(over, access, None if high is None or low is None or low == 0 else high / low),
     )
 
 

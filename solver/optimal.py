@@ -44,7 +44,7 @@ from solver.costs import (
     rank_cost,
 )
 from solver.equity import Dimension, dimensions
-from solver.flow import ArcCosts, FlowOutcome, complete, period_nodes, solve_flow
+from solver.flow import ArcCosts, FlowOutcome, PeriodFlows, complete
 from solver.network import Network
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ class CostModel:
         has_arc[net.r_student] = True
         has_arc[self.extra_student] = True
         self.active = np.bincount(self.period[has_arc], minlength=self.periods).astype(np.int64)
-        self.nodes = period_nodes(net, self.extra_student, self.extra_slot)
+        self.flows = PeriodFlows(net, self.extra_student, self.extra_slot)
+        self.nodes = self.flows.nodes
         self.stay_ranked = stays.ranked if stays is not None else np.zeros(len(net.r_student), dtype=np.bool_)
         self.stay_slot = np.full(net.n_students, -1, dtype=np.int64)
         self.stay_slot[net.r_student[self.stay_ranked]] = net.r_slot[self.stay_ranked]
@@ -154,6 +155,16 @@ class CostModel:
         self.mode = ""
         self.certified = True
         self._targets: Counts | None = None
+
+    def __enter__(self) -> CostModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the flow's worker processes, if it started any."""
+        self.flows.close()
 
     def _counts(self, outcome: FlowOutcome) -> Counts:
         """Per period: kept previous placements and unranked placements."""
@@ -211,7 +222,7 @@ class CostModel:
                 costs.extra_slot,
                 costs.extra_cost - DISTANCE_STEPS - self.unranked_jitter[costs.extra_student],
             )
-            self._targets = self._counts(solve_flow(net, costs, self.seed, share=False))
+            self._targets = self._counts(self.flows.solve(costs, self.seed, share=False))
         return self._targets
 
     def _exact_levels(self, base: Base) -> Levels:
@@ -253,12 +264,11 @@ class CostModel:
 
     def solve(self, bonus: Bonus | None = None, *, share: bool = False) -> FlowOutcome:
         """Lexicographic optimum with these equity bonuses (none: the plain rank^2 objective)."""
-        net = self.net
         base = self.base(bonus)
         exact = self._costs(base, self._exact_levels(base))
         exact_fits = self._fits(exact)
         if self._targets is None and exact_fits:
-            outcome = solve_flow(net, exact, self.seed, share=share)
+            outcome = self.flows.solve(exact, self.seed, share=share)
             self._targets = self._counts(outcome)
             self.mode = "exact constants"
             return outcome
@@ -272,19 +282,19 @@ class CostModel:
             costs = self._costs(base, levels)
             if not self._fits(costs):
                 break
-            attempt = solve_flow(net, costs, self.seed, share=share)
+            attempt = self.flows.solve(costs, self.seed, share=share)
             if all(np.array_equal(a, b) for a, b in zip(self._counts(attempt), targets, strict=True)):
                 self.mode = f"certified (constants x{factor})"
                 return attempt
         if exact_fits:
             self.mode = "exact constants"
-            return solve_flow(net, exact, self.seed, share=share)
+            return self.flows.solve(exact, self.seed, share=share)
         # Only conceivable for absurd sizes: the best found, reported as not proved optimal.
         self.mode = "uncertified"
         self.certified = False
         if attempt is None:
             zero = np.zeros(self.periods, dtype=np.int64)
-            attempt = solve_flow(net, self._costs(base, (zero, zero)), self.seed, share=share)
+            attempt = self.flows.solve(self._costs(base, (zero, zero)), self.seed, share=share)
         return attempt
 
 
@@ -353,21 +363,61 @@ class Prices:
 
 @dataclass
 class Evaluation:
+    """The equity measures of one solve (:mod:`solver.measures`), as the calibration reads them."""
+
+    equity: measures.Equity
     top3: int
     unranked: int
-    need_spread: float
-    school_spread: float
-    worst: float
-    gap: float
-    access_ratio: float
-    unplaced: I64
-    students: I64
-    popular: I64
-    """Per need tercile: rankers placed at an over-demanded place they listed."""
-    listers: I64
-    """Per need tercile: rankers who list at least one over-demanded place."""
-    rates: dict[str, F64]
-    counts: dict[str, I64]
+
+    def rates(self, dim: str) -> F64:
+        """Top-three rate of each group of a dimension, in its order (NaN without rankers)."""
+        groups = self.equity.dimensions[dim].groups.values()
+        return np.array([np.nan if g.rate is None else g.rate for g in groups], dtype=np.float64)
+
+    def counts(self, dim: str) -> I64:
+        """Rankers of each group of a dimension, in its order."""
+        return np.array([g.rankers for g in self.equity.dimensions[dim].groups.values()], dtype=np.int64)
+
+    @property
+    def need_spread(self) -> float:
+        return self.equity.need.spread or 0.0
+
+    @property
+    def school_spread(self) -> float:
+        return self.equity.school.spread or 0.0
+
+    @property
+    def worst(self) -> float:
+        return 1.0 if self.equity.worst is None else self.equity.worst.rate
+
+    @property
+    def gap(self) -> float:
+        return self.equity.female_male_gap or 0.0
+
+    @property
+    def access_ratio(self) -> float:
+        """High-need over low-need popular-offer access; 1 when neither gets any, infinite when only high need does."""
+        groups = list(self.equity.popular.groups.values())
+        low, high = groups[measures.LOW].share or 0.0, groups[measures.HIGH].share or 0.0
+        return high / low if low > 0 else (1.0 if high == 0 else float("inf"))
+
+    @property
+    def unplaced(self) -> I64:
+        return np.array([u.unplaced for u in self.equity.unplaced.values()], dtype=np.int64)
+
+    @property
+    def students(self) -> I64:
+        return np.array([u.students for u in self.equity.unplaced.values()], dtype=np.int64)
+
+    @property
+    def popular(self) -> I64:
+        """Per need tercile: rankers placed at an over-demanded place they listed."""
+        return np.array([a.placed for a in self.equity.popular.groups.values()], dtype=np.int64)
+
+    @property
+    def listers(self) -> I64:
+        """Per need tercile: rankers who list at least one over-demanded place."""
+        return np.array([a.rankers for a in self.equity.popular.groups.values()], dtype=np.int64)
 
 
 def over_demanded(net: Network) -> Bools:
@@ -377,52 +427,25 @@ def over_demanded(net: Network) -> Bools:
 
 
 def evaluate(net: Network, outcome: FlowOutcome, dims: tuple[Dimension, ...]) -> Evaluation:
+    """The equity measures of a flow outcome, from the network's arrays (fast enough for every iterate).
+
+    A ranker is a free student with an eligible ranked arc; the facts are
+    then handed to :func:`solver.measures.from_outcome`, so that the
+    calibration steers by exactly the figures a result reports.
+    """
     ranker = (net.locked_slot < 0) & (net.r_start[1:] > net.r_start[:-1])
-    hit = top3_hits(net, outcome) & ranker
-    rates_: dict[str, F64] = {}
-    counts: dict[str, I64] = {}
-    spreads: dict[str, float] = {}
-    worst = 1.0
-    for dim in dims:
-        n = len(dim.labels)
-        c = np.bincount(dim.group_of[ranker], minlength=n).astype(np.int64)
-        h = np.bincount(dim.group_of[hit], minlength=n).astype(np.int64)
-        r = np.where(c > 0, h / np.maximum(c, 1), np.nan)
-        rates_[dim.name], counts[dim.name] = r, c
-        counted = r[c >= 20]
-        spreads[dim.name] = float(counted.max() - counted.min()) if len(counted) > 1 else 0.0
-        if len(counted):
-            worst = min(worst, float(counted.min()))
-    gender = rates_["gender"]
-    gap = float(gender[0] - gender[1]) if not np.isnan(gender[:2]).any() else 0.0
+    top = top3_hits(net, outcome) & ranker
     placed = (net.locked_slot >= 0) | (outcome.slot_of >= 0) | outcome.unranked
-    tercile = dims[2].group_of
-    unplaced = np.bincount(tercile[~placed], minlength=3).astype(np.int64)
-    students = np.bincount(tercile, minlength=3).astype(np.int64)
     over = over_demanded(net)
-    lists = np.zeros(net.n_students, dtype=np.bool_)
-    lists[net.r_student[over[net.r_slot]]] = True
-    got = lists & (outcome.slot_of >= 0) & ~outcome.unranked
+    wants = np.zeros(net.n_students, dtype=np.bool_)
+    wants[net.r_student[over[net.r_slot]]] = True
+    wants &= ranker
+    got = wants & (outcome.slot_of >= 0) & ~outcome.unranked
     got[got] = over[outcome.slot_of[got]]
-    popular = np.bincount(tercile[got], minlength=3).astype(np.int64)
-    listers = np.bincount(tercile[lists], minlength=3).astype(np.int64)
-    share = popular / np.maximum(listers, 1)
-    ratio = float(share[2] / share[0]) if share[0] > 0 else (1.0 if share[2] == 0 else float("inf"))
-    return Evaluation(
-        int(hit.sum()),
-        int(outcome.unranked.sum()),
-        spreads["need"],
-        spreads["school"],
-        worst,
-        gap,
-        ratio,
-        unplaced,
-        students,
-        popular,
-        listers,
-        rates_,
-        counts,
+    equity = measures.from_outcome(
+        dims, rankers=ranker, top=top, placed=placed, wants=wants, got=got, over=int(over.sum())
     )
+    return Evaluation(equity, int(top.sum()), int(outcome.unranked.sum()))
 
 
 def _violations(ev: Evaluation, plain: Evaluation) -> tuple[int, float]:
@@ -444,9 +467,15 @@ def _violations(ev: Evaluation, plain: Evaluation) -> tuple[int, float]:
 
 def optimise(net: Network, method: str, seed: int, deadline: float) -> tuple[FlowOutcome, dict[str, Any], bool]:
     """Solve; returns the outcome, calibration details, and whether it finished in time."""
+    with CostModel(net, seed) as model:
+        return _calibrate(net, model, method, seed, deadline)
+
+
+def _calibrate(
+    net: Network, model: CostModel, method: str, seed: int, deadline: float
+) -> tuple[FlowOutcome, dict[str, Any], bool]:
     instance = net.instance
     fairness = instance.policy.fairness
-    model = CostModel(net, seed)
     plain_outcome = model.solve()
     if method == "mcf":
         plain_details: dict[str, Any] = {"objective": "plain rank^2", "lexicographic": model.mode}
@@ -549,12 +578,12 @@ class _Calibration:
                 np.multiply(bonus, BACK_OFF, out=bonus)
             return
         for d in self.dims:
-            counts = ev.counts[d.name]
+            counts = ev.counts(d.name)
             groups = np.array([g for g in d.balanced if counts[g] > 0], dtype=np.int64)
             if self.strengths[d.name] <= 0 or not len(groups):
                 continue
             size = counts[groups]
-            rate = ev.rates[d.name][groups]
+            rate = ev.rates(d.name)[groups]
             pooled = float((rate * size).sum() / size.sum())
             values = prices.top3[d.name][groups]
             steps = _Steps(self.top3[d.name].size[groups], self.top3[d.name].last[groups])

@@ -198,8 +198,8 @@ def allocate(net: Network, seed: int) -> tuple[FlowOutcome, dict[str, Any], bool
         stay_ranked = np.zeros(len(net.r_student), dtype=np.bool_)
         stay_ranked[arc[held]] = True
         extra = np.flatnonzero(unranked)
-        model = CostModel(net, seed, Stays(stay_ranked, extra, slot_of[extra]))
-        filled = model.solve(share=True)
+        with CostModel(net, seed, Stays(stay_ranked, extra, slot_of[extra])) as model:
+            filled = model.solve(share=True)
         details["fill_placed"] = filled.placed - outcome.placed
         details["fill_moved"] = int(((slot_of >= 0) & (filled.slot_of != slot_of)).sum())
         details["lexicographic"] = model.mode

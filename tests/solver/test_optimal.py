@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from solver import check, load_instance, optimal, solve
+from benchmarks.instances import generate
+from solver import check, flow, load_instance, optimal, solve
 from solver.equity import dimensions, need_terciles
 from solver.flow import complete
 from solver.network import build_network
@@ -171,3 +172,41 @@ def test_calibration_when_a_group_gets_none_of_what_it_could() -> None:
     result = solve(inst)
     assert {a.student: a.offer for a in result.assignments} == {"A": "Y", "B": "X"}
     assert check(inst, result) == []
+
+
+def test_periods_solved_side_by_side_give_the_same_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large rounds solve their periods in worker processes; the answer must not depend on it."""
+    inst = load_instance(generate(2500, seed=5, scarce=True))
+    sequential = solve(inst)
+    pools: list[int] = []
+    real_pool = flow.ProcessPoolExecutor
+
+    def counted_pool(workers: int, **kwargs: Any) -> Any:
+        pools.append(workers)
+        return real_pool(workers, **kwargs)
+
+    monkeypatch.setattr(flow, "PARALLEL_MIN_ARCS", 0)
+    monkeypatch.setattr(flow.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(flow, "ProcessPoolExecutor", counted_pool)
+    parallel = solve(inst)
+    assert pools == [2]
+    assert parallel.assignments == sequential.assignments
+    assert parallel.metrics.equity == sequential.metrics.equity
+    assert parallel.calibration == sequential.calibration
+
+
+def test_worker_processes_stop_with_the_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flow, "PARALLEL_MIN_ARCS", 0)
+    monkeypatch.setattr(flow.os, "sched_getaffinity", lambda pid: {0, 1})
+    net = build_network(load_instance(generate(600, seed=2)))
+    with optimal.CostModel(net, 0) as model:
+        model.solve()
+        pool = model.flows._pool
+        assert pool is not None
+        workers = list(pool._processes.values())
+        assert workers
+        assert all(p.is_alive() for p in workers)
+    assert model.flows._pool is None
+    for p in workers:
+        p.join(timeout=10)
+    assert not any(p.is_alive() for p in workers)
