@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +31,7 @@ def solve(
     *,
     seed: int | None = None,
     time_limit_s: float | None = None,
+    bonuses: Mapping[str, Any] | None = None,
 ) -> Result:
     """Allocate the round.
 
@@ -40,13 +42,17 @@ def solve(
     ``policy.mechanism``.  With ``previous``, the round is incremental (see
     :mod:`solver.incremental`), for ``optimal`` and ``mcf`` only: the other
     methods are not defined in terms of a previous result.  ``seed`` and
-    ``time_limit_s`` override the policy.
+    ``time_limit_s`` override the policy.  ``bonuses`` (the shape of a
+    result's ``calibration.bonuses``) makes ``optimal`` solve once with those
+    equity bonuses instead of calibrating them, to study their effect.
     """
     method = instance.policy.mechanism if method is None else method
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if previous is not None and method not in ("optimal", "mcf"):
         raise ValueError("incremental rounds (previous=...) use method optimal or mcf")
+    if bonuses is not None and (method != "optimal" or previous is not None):
+        raise ValueError("given equity bonuses (bonuses=...) apply to a new round with method optimal")
     policy = instance.policy
     if seed is not None or time_limit_s is not None:
         policy = replace(
@@ -70,7 +76,7 @@ def solve(
         placed_max = locked + outcome.placed
         move_list = moves(net, the_plan, _final_slots(net, outcome))
     elif method in ("optimal", "mcf"):
-        outcome, calibration, finished = optimise(net, method, policy.seed, deadline)
+        outcome, calibration, finished = optimise(net, method, policy.seed, deadline, bonuses)
         placed_max = locked + outcome.placed
     elif method == "da-reserves":
         # An algorithm run to the end, not a search: the time limit does not apply.

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,8 @@ Bonus = tuple[I64, I64, I64]
 
 ITERATIONS = 12
 """Most calibration solves after the plain one; calibration stops early once every target is met."""
+POLISH = 6
+"""Most solves that then move one bonus at a time from the best iterate against its largest missed target."""
 STEP_TOP3 = 150.0
 """First move of a group's top-three bonus, in cost units (scaled by the dimension's fairness weight)."""
 STEP_PLACED = 25.0
@@ -325,7 +328,7 @@ class Prices:
     def per_student(self, dims: tuple[Dimension, ...]) -> Bonus:
         top3 = np.zeros(len(dims[0].group_of))
         for d in dims:
-            top3 += self.top3[d.name][d.group_of]
+            top3 += np.rint(self.top3[d.name])[d.group_of]  # whole units per group, as to_dict reports them
         need = dims[2].group_of
         return (
             np.rint(self.placed[need]).astype(np.int64),
@@ -448,26 +451,58 @@ def evaluate(net: Network, outcome: FlowOutcome, dims: tuple[Dimension, ...]) ->
     return Evaluation(equity, int(top.sum()), int(outcome.unranked.sum()))
 
 
-def _violations(ev: Evaluation, plain: Evaluation) -> tuple[int, float]:
-    """How many of the equity targets an iterate misses, and by how much in all (see docs/allocation.md)."""
-    misses = [
-        max(0.0, ev.need_spread - min(plain.need_spread + 0.005, NEED_SPREAD)),
-        max(0.0, ACCESS - ev.access_ratio, min(1.0, ev.access_ratio - 1 / ACCESS)),
-        max(0.0, plain.worst - ev.worst),
-        max(0.0, ev.school_spread - plain.school_spread),
-        max(0.0, abs(ev.gap) - 0.02),
+@dataclass(frozen=True)
+class Miss:
+    """One equity target an iterate misses (see docs/allocation.md, "Calibration")."""
+
+    target: str
+    """``need spread``, ``access low``, ``access high``, ``worst``, ``school spread``, ``gap`` or ``unplaced``."""
+    amount: float
+    group: int = -1
+    """The need tercile, for ``unplaced``."""
+
+
+def _misses(ev: Evaluation, plain: Evaluation) -> list[Miss]:
+    """The equity targets an iterate misses, and by how much."""
+    amounts = [
+        Miss("need spread", ev.need_spread - min(plain.need_spread + 0.005, NEED_SPREAD)),
+        Miss("access low", ACCESS - ev.access_ratio),
+        Miss("access high", min(1.0, ev.access_ratio - 1 / ACCESS)),
+        Miss("worst", plain.worst - ev.worst),
+        Miss("school spread", ev.school_spread - plain.school_spread),
+        Miss("gap", abs(ev.gap) - 0.02),
     ]
     total = int(ev.unplaced.sum())
     if total >= 30:
         expected = ev.students / max(int(ev.students.sum()), 1)
         actual = ev.unplaced / total
-        misses.extend(np.maximum(0.0, np.abs(actual - expected) - 0.1 * expected).tolist())
-    return sum(m > 1e-12 for m in misses), float(sum(misses))
+        for t in range(len(expected)):
+            amounts.append(Miss("unplaced", abs(actual[t] - expected[t]) - 0.1 * expected[t], t))
+    return [m for m in amounts if m.amount > 1e-12]
 
 
-def optimise(net: Network, method: str, seed: int, deadline: float) -> tuple[FlowOutcome, dict[str, Any], bool]:
-    """Solve; returns the outcome, calibration details, and whether it finished in time."""
+def _violations(ev: Evaluation, plain: Evaluation) -> tuple[int, float]:
+    """How many of the equity targets an iterate misses, and by how much in all."""
+    misses = _misses(ev, plain)
+    return len(misses), float(sum(m.amount for m in misses))
+
+
+def optimise(
+    net: Network, method: str, seed: int, deadline: float, bonuses: Mapping[str, Any] | None = None
+) -> tuple[FlowOutcome, dict[str, Any], bool]:
+    """Solve; returns the outcome, calibration details, and whether it finished in time.
+
+    With ``bonuses`` (a result's ``calibration.bonuses``), ``optimal`` solves
+    once with exactly those equity bonuses instead of calibrating them.
+    """
     with CostModel(net, seed) as model:
+        if bonuses is not None and method == "optimal":
+            dims = dimensions(net.instance)
+            model.solve()  # as the calibration does: the same constants, so the same optimum among ties
+            outcome = model.solve(Prices.from_dict(dims, bonuses).per_student(dims))
+            details: dict[str, Any] = {"objective": "rank^2 with given equity bonuses", "lexicographic": model.mode}
+            details["bonuses"] = Prices.from_dict(dims, bonuses).to_dict(dims)
+            return complete(net, outcome, seed), details, model.certified
         return _calibrate(net, model, method, seed, deadline)
 
 
@@ -504,8 +539,30 @@ def _calibrate(
         count, size = _violations(ev, plain)
         return (-count, -round(size, 6), ev.top3, used is not None, -position)
 
-    admissible = [k for k, c in enumerate(candidates) if c[2].top3 >= plain.top3 - slack]
-    chosen = max(admissible, key=key)  # plain is always admissible
+    def best_admissible() -> int:
+        admissible = [k for k, c in enumerate(candidates) if c[2].top3 >= plain.top3 - slack]
+        return max(admissible, key=key)  # plain is always admissible
+
+    # Polish: from the best iterate, move the bonus of each target it still misses,
+    # keeping a move when it shrinks the misses in all and halving the moves when not.
+    chosen = best_admissible()
+    _, _, base_ev, base_prices = candidates[chosen]
+    base_prices = base_prices or Prices.zero(dims)
+    scale = 1.0
+    for step in range(POLISH if any(v > 0 for v in strengths.values()) else 0):
+        misses = _misses(base_ev, plain)
+        if not misses or time.perf_counter() > deadline:
+            finished = finished and not misses
+            break
+        trial = _polish_move(base_prices, max(misses, key=lambda m: m.amount), base_ev, strengths, scale)
+        outcome = model.solve(trial.per_student(dims))
+        latest = evaluate(net, outcome, dims)
+        candidates.append((f"polish {step + 1}", outcome, latest, trial))
+        if latest.top3 >= plain.top3 - slack and _violations(latest, plain)[1] < _violations(base_ev, plain)[1]:
+            base_ev, base_prices = latest, trial
+        else:
+            scale /= 2
+    chosen = best_admissible()
     label, best, ev, used = candidates[chosen]
     logger.info("calibration: %s iterates, chose %s (top3 %s, plain %s)", len(candidates), label, ev.top3, plain.top3)
     details: dict[str, Any] = {
@@ -518,6 +575,36 @@ def _calibrate(
     if used is not None:
         details["bonuses"] = used.to_dict(dims)
     return complete(net, best, seed), details, finished and model.certified
+
+
+def _polish_move(prices: Prices, miss: Miss, ev: Evaluation, strengths: dict[str, float], scale: float) -> Prices:
+    """The bonuses with one moved against a target they miss.
+
+    Each target has one bonus that helps the group it is short for: the
+    popular bonus of the high-need (or, when they are ahead, the low-need)
+    tercile; the placement bonus of the tercile most over-represented among
+    the unplaced; the top-three bonus of the need tercile, school or gender
+    that is behind.  Bonuses stay between 0 and :data:`CAP`.
+    """
+    trial = prices.copy()
+    need = strengths["need"] * scale
+    target = miss.target
+    if target in ("access low", "access high"):
+        trial.popular[measures.HIGH if target == "access low" else measures.LOW] += STEP_POPULAR * need
+    elif target == "unplaced":
+        excess = ev.unplaced / max(int(ev.unplaced.sum()), 1) - ev.students / max(int(ev.students.sum()), 1)
+        trial.placed[int(np.argmax(excess))] += STEP_PLACED * need
+    else:
+        dim = {"need spread": "need", "school spread": "school", "gap": "gender"}.get(target)
+        if dim is None:  # worst: the dimension of the group with the lowest counted rate
+            dim = ev.equity.worst.dimension if ev.equity.worst is not None else "school"
+        rates = np.where(ev.counts(dim) >= measures.MIN_RANKERS, ev.rates(dim), np.inf)
+        if dim == "gender":
+            rates[2:] = np.inf  # the gap is female against male
+        trial.top3[dim][int(np.argmin(rates))] += STEP_TOP3 * strengths[dim] * scale
+    for values in (*trial.top3.values(), trial.placed, trial.popular):
+        np.clip(values, 0.0, CAP, out=values)
+    return trial
 
 
 def _from_zero(values: F64, weights: I64) -> F64:

@@ -15,6 +15,7 @@ import copy
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from solver import load_instance, solve
 from solver.equity import dimensions
 from solver.flow import FlowOutcome
 from solver.network import Network, build_network
-from solver.optimal import CostModel, Prices, evaluate, over_demanded, top3_hits
+from solver.optimal import CostModel, Miss, Prices, _polish_move, evaluate, over_demanded, top3_hits
 from tests.solver import factory
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -158,3 +159,65 @@ def test_calibration_narrows_the_gaps_of_the_plain_flow() -> None:
         assert chosen.worst >= plain.worst
         assert chosen.school_spread <= plain.school_spread
         assert chosen.need_spread <= plain.need_spread
+
+
+def test_the_calibrated_bonuses_given_back_reproduce_the_allocation() -> None:
+    inst = load_instance(generate(1500, seed=3, scarce=True))
+    calibrated = solve(inst)
+    assert calibrated.calibration is not None
+    bonuses = calibrated.calibration["bonuses"]
+    again = solve(inst, "optimal", bonuses=bonuses)
+    assert again.assignments == calibrated.assignments
+    assert again.calibration is not None
+    assert again.calibration["objective"] == "rank^2 with given equity bonuses"
+    assert again.calibration["bonuses"] == bonuses
+
+
+def test_given_bonuses_only_apply_to_a_new_optimal_round() -> None:
+    inst = load_instance(factory.valid())
+    with pytest.raises(ValueError, match="bonuses"):
+        solve(inst, "mcf", bonuses={})
+    with pytest.raises(ValueError, match="bonuses"):
+        solve(inst, "optimal", previous=solve(inst), bonuses={})
+
+
+@pytest.mark.parametrize(
+    ("miss", "moved"),
+    [
+        (Miss("access low", 0.1), ("popular", None, 2)),
+        (Miss("access high", 0.1), ("popular", None, 0)),
+        (Miss("need spread", 0.01), ("top3", "need", None)),
+        (Miss("school spread", 0.01), ("top3", "school", None)),
+        (Miss("gap", 0.01), ("top3", "gender", None)),
+        (Miss("unplaced", 0.05, 1), ("placed", None, None)),
+    ],
+)
+def test_each_missed_target_moves_the_bonus_of_the_group_it_is_short_for(
+    miss: Miss, moved: tuple[str, str | None, int | None]
+) -> None:
+    inst = load_instance(generate(1500, seed=1, scarce=True))
+    net = build_network(inst)
+    dims = dimensions(inst)
+    ev = evaluate(net, CostModel(net, 0).solve(), dims)
+    start = Prices.zero(dims)
+    trial = _polish_move(start, miss, ev, {"school": 1.0, "gender": 1.0, "need": 1.0}, 1.0)
+    kind, dim, group = moved
+    changed = {
+        (k, d, g)
+        for k, d, values in [("popular", None, trial.popular), ("placed", None, trial.placed)]
+        + [("top3", name, v) for name, v in trial.top3.items()]
+        for g in np.flatnonzero(values).tolist()
+    }
+    assert len(changed) == 1
+    (k, d, g) = changed.pop()
+    assert (k, d) == (kind, dim)
+    if group is not None:
+        assert g == group
+    if kind == "placed":  # the tercile most over-represented among the unplaced
+        excess = ev.unplaced / ev.unplaced.sum() - ev.students / ev.students.sum()
+        assert g == int(np.argmax(excess))
+    if kind == "top3":  # the counted group with the lowest rate (female or male for the gap)
+        rates = np.where(ev.counts(dim) >= 20, ev.rates(dim), np.inf)
+        if dim == "gender":
+            rates[2:] = np.inf
+        assert g == int(np.argmin(rates))
