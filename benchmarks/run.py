@@ -6,8 +6,8 @@
 For each size, generator variant and capacity a round is generated
 (``benchmarks.instances``) and written to the output folder; every method of
 the solver is run on it as its own process (``python -m solver solve
-INSTANCE -o RESULT --method M``), whose wall time and peak resident memory
-are measured with ``os.wait4``.  The outcome and equity measures come from
+INSTANCE -o RESULT --method M``), whose wall time and peak memory (with its
+worker processes, from ``/proc``; see :func:`measure`) are measured.  The outcome and equity measures come from
 the solver library (``solver.compare.summarise``, ``solver.measures``), the
 results are re-verified with ``solver.check``.  One table per round, the
 targets and the speed limits are printed and written to ``results.md`` and
@@ -162,19 +162,32 @@ def _tree_pss_mb(pid: int) -> float:
     return total / 1024.0
 
 
+def _high_water_mb(pid: int) -> float:
+    """Peak resident set of a process since it started its program (``VmHWM``), in MB; 0 when gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
 def measure(cmd: Sequence[str], log_path: Path, timeout_s: float) -> tuple[int, float, float, bool]:
     """Run ``cmd``; return exit code, wall seconds, peak memory in MB, timed out.
 
-    Peak memory is the larger of the process's own peak resident set
-    (``os.wait4``) and the largest sampled proportional set size of the
-    process and its worker processes together (Linux ``/proc``).
+    Peak memory is the larger of the process's own peak resident set since
+    it started its program (``VmHWM``; ``os.wait4``'s ``ru_maxrss`` would
+    also count the runner's memory at the fork) and the proportional set
+    size of the process and its worker processes together, both read from
+    Linux ``/proc`` every :data:`SAMPLE_S` seconds while it runs.
     """
     with open(log_path, "wb") as log:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         expired = threading.Event()
         done = threading.Event()
-        tree_peak = [0.0]
+        peaks = [0.0, 0.0]  # own high-water mark, process tree
 
         def kill() -> None:
             expired.set()
@@ -182,22 +195,22 @@ def measure(cmd: Sequence[str], log_path: Path, timeout_s: float) -> tuple[int, 
 
         def sample() -> None:
             while not done.wait(SAMPLE_S):
-                tree_peak[0] = max(tree_peak[0], _tree_pss_mb(proc.pid))
+                peaks[0] = max(peaks[0], _high_water_mb(proc.pid))
+                peaks[1] = max(peaks[1], _tree_pss_mb(proc.pid))
 
         timer = threading.Timer(timeout_s, kill)
         sampler = threading.Thread(target=sample, daemon=True)
         timer.start()
-        if Path("/proc/self/smaps_rollup").exists():
-            sampler.start()
+        sampler.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status = os.waitpid(proc.pid, 0)
         finally:
             timer.cancel()
             done.set()
         wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
-    return code, wall, max(usage.ru_maxrss / 1024.0, tree_peak[0]), expired.is_set()
+    return code, wall, max(peaks), expired.is_set()
 
 
 def _tail(path: Path, lines: int = 6) -> str:

@@ -33,3 +33,14 @@ def test_a_run_over_its_time_is_killed_and_reported(tmp_path: Path) -> None:
     assert timed_out
     assert code != 0
     assert wall < 10
+
+
+def test_the_runners_own_memory_is_not_counted(tmp_path: Path) -> None:
+    """The runner holds generated rounds in memory; a forked child must not be charged for them."""
+    held = bytearray(400 * 1024 * 1024)
+    for k in range(0, len(held), 4096):
+        held[k] = 1
+    code, _, peak_mb, _ = measure([sys.executable, "-c", "import time; time.sleep(0.5)"], tmp_path / "log", 60)
+    assert code == 0
+    assert 0 < peak_mb < 100
+    del held
