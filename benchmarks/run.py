@@ -45,8 +45,10 @@ SPEED_TARGETS: dict[int, tuple[float, float | None]] = {
 """Size -> (wall seconds, peak MB of all its processes) the optimal method must stay under."""
 STATUS_TARGETS = (25000, 100000)
 """Sizes at which the optimal method must finish its calibration (status ``optimal``) within the round's time limit."""
-SAMPLE_S = 0.05
-"""How often the memory of a run's process tree is sampled."""
+SAMPLE_S = 0.25
+"""How often the memory of a run's processes is sampled (sampling costs the runner little CPU at this rate)."""
+TREE_S = 1.0
+"""How often the list of a run's processes is read again (a scan of all of /proc)."""
 EPS = 1e-9
 TOP3_SLACK = 0.005
 """Top three may be this much (share of all pupils) below mcf's."""
@@ -148,10 +150,10 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _tree_pss_mb(pid: int) -> float:
-    """Proportional set size of a process tree in MB: pages shared after a fork are counted once."""
+def _pss_mb(pids: Sequence[int]) -> float:
+    """Proportional set size of these processes together, in MB: pages shared after a fork are counted once."""
     total = 0
-    for member in _descendants(pid):
+    for member in pids:
         try:
             for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
@@ -180,7 +182,7 @@ def measure(cmd: Sequence[str], log_path: Path, timeout_s: float) -> tuple[int, 
     it started its program (``VmHWM``; ``os.wait4``'s ``ru_maxrss`` would
     also count the runner's memory at the fork) and the proportional set
     size of the process and its worker processes together, both read from
-    Linux ``/proc`` every :data:`SAMPLE_S` seconds while it runs.
+    Linux ``/proc`` every :data:`SAMPLE_S` seconds while it runs (its processes every :data:`TREE_S`).
     """
     with open(log_path, "wb") as log:
         started = time.perf_counter()
@@ -194,9 +196,12 @@ def measure(cmd: Sequence[str], log_path: Path, timeout_s: float) -> tuple[int, 
             os.kill(proc.pid, 9)
 
         def sample() -> None:
+            members, listed = [proc.pid], time.perf_counter()
             while not done.wait(SAMPLE_S):
+                if time.perf_counter() - listed >= TREE_S:
+                    members, listed = _descendants(proc.pid), time.perf_counter()
                 peaks[0] = max(peaks[0], _high_water_mb(proc.pid))
-                peaks[1] = max(peaks[1], _tree_pss_mb(proc.pid))
+                peaks[1] = max(peaks[1], _pss_mb(members))
 
         timer = threading.Timer(timeout_s, kill)
         sampler = threading.Thread(target=sample, daemon=True)

@@ -14,7 +14,7 @@ if pid == 0:
     block = bytearray(300 * 1024 * 1024)
     for k in range(0, len(block), 4096):
         block[k] = 1
-    time.sleep(1.0)
+    time.sleep(2.5)
     os._exit(0)
 os.waitpid(pid, 0)
 """
@@ -24,7 +24,7 @@ def test_peak_memory_counts_worker_processes(tmp_path: Path) -> None:
     """A solve that works in worker processes is measured with them, not by its parent alone."""
     code, wall, peak_mb, timed_out = measure([sys.executable, "-c", CHILD_HOLDS_MEMORY], tmp_path / "log", 60)
     assert (code, timed_out) == (0, False)
-    assert wall >= 1.0
+    assert wall >= 2.5
     assert peak_mb >= 300
 
 
