@@ -73,8 +73,11 @@ def frontier(
         f"| {popular_tercile}-need popular bonus | {placed_tercile}-need placement bonus | top three | "
         f"popular access high/low | need spread | unplaced L / M / H (share of pupils) | targets missed |"
     )
+    shown = {k: v for k, v in bonuses.items() if k != "top3 school"}
+    schools = len(bonuses.get("top3 school", {}))
     lines = [
-        f"Calibrated bonuses: `{json.dumps(bonuses, sort_keys=True)}` ({calibrated.calibration['selected']}).",
+        f"Calibrated bonuses ({calibrated.calibration['selected']}): `{json.dumps(shown, sort_keys=True)}`"
+        + (f" and top-three bonuses for {schools} schools." if schools else "."),
         "",
         head,
         "|" + "---:|" * 5 + "---|---|",
