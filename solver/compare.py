@@ -7,12 +7,11 @@ measures"), the same as in the result's ``metrics.equity``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from solver.engine import solve
+from solver.engine import solve_methods
 from solver.measures import Equity, Worst, equity
 from solver.model import Instance
 from solver.result import Result
@@ -156,9 +155,5 @@ def summarise(instance: Instance, result: Result, seconds: float | None = None) 
 
 def compare(instance: Instance, methods: Sequence[str] = DEFAULT_METHODS) -> Comparison:
     """Solve with each method (``ValueError`` for one the solver does not offer) and summarise side by side."""
-    summaries = []
-    for method in methods:
-        started = time.perf_counter()
-        result = solve(instance, method)
-        summaries.append(summarise(instance, result, time.perf_counter() - started))
+    summaries = [summarise(instance, result) for result in solve_methods(instance, methods)]
     return Comparison(instance.name, tuple(summaries))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -47,23 +47,72 @@ def solve(
     equity bonuses instead of calibrating them, to study their effect.
     """
     method = instance.policy.mechanism if method is None else method
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    _check_method(method)
     if previous is not None and method not in ("optimal", "mcf"):
         raise ValueError("incremental rounds (previous=...) use method optimal or mcf")
     if bonuses is not None and (method != "optimal" or previous is not None):
         raise ValueError("given equity bonuses (bonuses=...) apply to a new round with method optimal")
-    policy = instance.policy
-    if seed is not None or time_limit_s is not None:
-        policy = replace(
-            policy,
-            seed=policy.seed if seed is None else seed,
-            time_limit_s=policy.time_limit_s if time_limit_s is None else time_limit_s,
-        )
-        instance = replace(instance, policy=policy)
+    instance = _with_policy(instance, seed, time_limit_s)
     started = time.perf_counter()
-    deadline = started + policy.time_limit_s
     net = build_network(instance)
+    return _solve_on(net, method, previous, bonuses, started=started, built_s=0.0)
+
+
+def solve_methods(
+    instance: Instance, methods: Sequence[str], *, seed: int | None = None, time_limit_s: float | None = None
+) -> Iterator[Result]:
+    """Allocate a new round with each of ``methods`` in turn, on one network built once.
+
+    Yields each result as it is ready (the same as :func:`solve` would give
+    for that method).  Each method has the policy's time limit of its own; a
+    result's ``solve_seconds`` counts the shared network's building too.
+    """
+    for method in methods:
+        _check_method(method)
+    instance = _with_policy(instance, seed, time_limit_s)
+    started = time.perf_counter()
+    net = build_network(instance)
+    built_s = time.perf_counter() - started
+    for method in methods:
+        yield _solve_on(net, method, None, None, started=time.perf_counter(), built_s=built_s)
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+
+
+def _with_policy(instance: Instance, seed: int | None, time_limit_s: float | None) -> Instance:
+    if seed is None and time_limit_s is None:
+        return instance
+    policy = instance.policy
+    policy = replace(
+        policy,
+        seed=policy.seed if seed is None else seed,
+        time_limit_s=policy.time_limit_s if time_limit_s is None else time_limit_s,
+    )
+    return replace(instance, policy=policy)
+
+
+def _solve_on(
+    net: Network,
+    method: str,
+    previous: Result | None,
+    bonuses: Mapping[str, Any] | None,
+    *,
+    started: float,
+    built_s: float,
+) -> Result:
+    """One method on a built network.
+
+    ``started`` is when the method's clock started; ``built_s`` is the time
+    the network took to build when that was before ``started`` (a network
+    shared by several methods): it counts against the time limit and in
+    ``solve_seconds`` all the same.
+    """
+    instance = net.instance
+    policy = instance.policy
+    deadline = started + policy.time_limit_s - built_s
     warnings = list(instance.warnings) + net.warnings
     calibration: dict[str, Any] | None = None
     move_list: list[Move] | None = None
@@ -94,7 +143,7 @@ def solve(
         warnings=warnings,
         placed_max=placed_max,
         finished=finished,
-        started=started,
+        started=started - built_s,
         calibration=calibration,
         move_list=move_list,
     )

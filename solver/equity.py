@@ -8,6 +8,8 @@ tercile; terciles hold about a third of the students each).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,19 +46,28 @@ def need_percentile(instance: Instance) -> F64:
     return np.asarray((below + upto) / (2.0 * len(needs)), dtype=np.float64)
 
 
-def need_terciles(instance: Instance) -> I32:
-    """Per student: 0, 1 or 2 (low, middle, high need); all students of a school together."""
-    counts: dict[str, int] = {}
-    for s in instance.students:
-        counts[s.school] = counts.get(s.school, 0) + 1
-    total = len(instance.students)
-    order = sorted(counts, key=lambda sid: (instance.school_by_id[sid].need_index, sid))
+def school_terciles(pupils: Mapping[str, int], need_index: Mapping[str, float]) -> dict[str, int]:
+    """Each school's need tercile, 0, 1 or 2 (low, middle, high need), from its pupils and need index.
+
+    Schools are taken in order of need index (then id); a school falls in the
+    tercile of the mid-point of its pupils in that order, so that all pupils
+    of a school are in one tercile.  The one definition, also for the
+    anonymous statistics kept after a round's pupils are purged.
+    """
+    total = sum(pupils.values())
     tercile: dict[str, int] = {}
     before = 0
-    for sid in order:
-        middle = before + counts[sid] / 2
-        tercile[sid] = min(2, int(3 * middle / total))
-        before += counts[sid]
+    for school in sorted(pupils, key=lambda sid: (need_index[sid], sid)):
+        middle = before + pupils[school] / 2
+        tercile[school] = min(2, int(3 * middle / total))
+        before += pupils[school]
+    return tercile
+
+
+def need_terciles(instance: Instance) -> I32:
+    """Per student: 0, 1 or 2 (low, middle, high need); all students of a school together."""
+    counts = Counter(s.school for s in instance.students)
+    tercile = school_terciles(counts, {sid: instance.school_by_id[sid].need_index for sid in counts})
     return np.array([tercile[s.school] for s in instance.students], dtype=np.int32)
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 import solver
-from solver import check, load_instance, solve
+from solver import check, engine, load_instance, solve, solve_methods
+from solver.result import METHODS
 from tests.solver import factory
 from tests.solver.factory import instance, offer, school, student
 
@@ -284,3 +285,35 @@ def test_result_round_trips_through_json() -> None:
     assert again.metrics == result.metrics
     assert again.explanations == result.explanations
     assert check(inst, again.to_dict()) == []
+
+
+def test_several_methods_on_one_network_give_what_each_gives_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = load_instance(factory.valid_larger())
+    alone = {method: solve(inst, method) for method in METHODS}
+    builds: list[int] = []
+    real_build = engine.build_network
+
+    def counted(instance: Any) -> Any:
+        builds.append(1)
+        return real_build(instance)
+
+    monkeypatch.setattr(engine, "build_network", counted)
+    together = list(solve_methods(inst, METHODS))
+    assert len(builds) == 1
+    assert [r.method for r in together] == list(METHODS)
+    for result in together:
+        reference = alone[result.method]
+        assert result.assignments == reference.assignments
+        assert result.unassigned == reference.unassigned
+        assert (result.status, result.metrics, result.calibration) == (
+            reference.status,
+            reference.metrics,
+            reference.calibration,
+        )
+        assert result.solve_seconds > 0
+
+
+def test_an_unknown_method_is_refused_before_any_solve() -> None:
+    inst = load_instance(factory.valid())
+    with pytest.raises(ValueError, match="unknown method"):
+        next(solve_methods(inst, ["optimal", "lottery"]))
