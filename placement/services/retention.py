@@ -63,7 +63,7 @@ from placement.models import (
 )
 from placement.services import audit, review, rounds, solving
 from placement.services.rounds import chunks
-from solver.equity import TERCILES
+from solver.equity import TERCILES, school_terciles
 
 logger = logging.getLogger(__name__)
 
@@ -518,17 +518,10 @@ def figures(outcomes: list[_Outcome], *, manual: int = 0) -> dict[str, Any]:
 
 
 def _need_terciles(outcomes: list[_Outcome]) -> dict[str, str]:
-    """The tercile label of each school, as :func:`solver.equity.need_terciles` defines it."""
-    counts = Counter(outcome.school for outcome in outcomes)
+    """The tercile label of each school (:func:`solver.equity.school_terciles`)."""
     need = {outcome.school: outcome.need_index for outcome in outcomes}
-    total = len(outcomes)
-    tercile: dict[str, str] = {}
-    before = 0
-    for school in sorted(counts, key=lambda code: (need[code], code)):
-        middle = before + counts[school] / 2
-        tercile[school] = TERCILES[min(2, int(3 * middle / total))]
-        before += counts[school]
-    return tercile
+    tercile = school_terciles(Counter(outcome.school for outcome in outcomes), need)
+    return {school: TERCILES[t] for school, t in tercile.items()}
 
 
 def _groups(outcomes: list[_Outcome], key: Callable[[_Outcome], str]) -> dict[str, dict[str, int]]:
