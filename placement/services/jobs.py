@@ -269,54 +269,46 @@ def _run_initial(
     actor: audit.Actor,
     solve: Callable[..., dict[str, Any]],
 ) -> None:
+    """Solve the round's mechanism and, in the same child process and network, every method it is compared with.
+
+    The comparison (the review page's trade-off table) holds every method
+    summarised on the round's own instance, so that the request that shows
+    the page only reads it.  A comparison whose solve fails is stored as
+    ``{"method": ..., "error": ...}``: the proposal stands.
+    """
     with make_session() as session, session.begin():
         build = solving.begin_solve(session, round_id, actor=actor)
     mechanism = rounds.mechanism_of(build.instance["policy"])
     students = len(build.instance["students"])
-    _progress(make_session, job_id, f"solving ({students} pupils, {mechanism})")
-    result_doc = solve(build.instance, method=mechanism)
+    others = [m for m in (*rounds.MECHANISMS, *REFERENCES) if m != mechanism]
+    instance = solver.load_instance(build.instance)
+    summaries: dict[str, dict[str, Any]] = {}
+
+    def compared(method: str, result_doc: dict[str, Any] | None, error: str | None) -> None:
+        if result_doc is not None:
+            try:
+                summaries[method] = _summary(instance, method, result_doc)
+            except solver.ResultError as exc:
+                error = "; ".join(exc.problems[:5])
+        if result_doc is None or method not in summaries:
+            logger.warning("Solve job %s: the comparison with %s failed: %s", job_id, method, error)
+            summaries[method] = {"method": method, "error": str(error)[:500]}
+        _progress(make_session, job_id, f"compared with {len(summaries)} of {len(others)} other methods")
+
+    _progress(make_session, job_id, f"solving ({students} pupils, {mechanism}, then {len(others)} comparisons)")
+    result_doc = solve(build.instance, method=mechanism, compare=others, on_compared=compared)
     if result_doc.get("method") != mechanism:
         raise solver_bridge.SolveFailed(
             f"the round is allocated by {mechanism}, but the solver answered with {result_doc.get('method')!r}"
         )
-    comparison = _comparison(
-        make_session, job_id, build.instance, mechanism=mechanism, result_doc=result_doc, solve=solve
-    )
+    comparison = {mechanism: _summary(instance, mechanism, result_doc)}
+    comparison.update({m: summaries.get(m, {"method": m, "error": "not solved"}) for m in others})
     _progress(make_session, job_id, "storing the proposal")
     with make_session() as session, session.begin():
         solving.finish_solve(
             session, round_id, build.instance, result_doc, actor=actor, comparison=comparison, job_id=job_id
         )
         _succeed(session, job_id)
-
-
-def _comparison(
-    make_session: sessionmaker[Session],
-    job_id: int,
-    instance_doc: dict[str, Any],
-    *,
-    mechanism: str,
-    result_doc: dict[str, Any],
-    solve: Callable[..., dict[str, Any]],
-) -> dict[str, Any]:
-    """Every method summarised on the round's own instance, for the review page's trade-off table.
-
-    The proposal (``mechanism``) is summarised from its result; the other
-    mechanism and the references (:data:`REFERENCES`) are solved here, so that
-    the request that shows the page only reads them.  A comparison whose solve
-    fails is stored as ``{"method": ..., "error": ...}``: the proposal stands.
-    """
-    instance = solver.load_instance(instance_doc)
-    summaries = {mechanism: _summary(instance, mechanism, result_doc)}
-    others = [m for m in rounds.MECHANISMS if m != mechanism] + [m for m in REFERENCES if m != mechanism]
-    for method in others:
-        _progress(make_session, job_id, f"comparing with {method}")
-        try:
-            summaries[method] = _summary(instance, method, solve(instance_doc, method=method))
-        except (PlacementError, solver.InstanceError) as exc:
-            logger.warning("Solve job %s: the comparison with %s failed: %s", job_id, method, exc)
-            summaries[method] = {"method": method, "error": str(exc)[:500]}
-    return summaries
 
 
 def _summary(instance: solver.Instance, method: str, result_doc: dict[str, Any]) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def _run(
     asked: list[str | None] = []
 
     def recording(instance_doc: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        asked.append(kwargs.get("method"))
+        asked.extend([kwargs.get("method"), *kwargs.get("compare", ())])
         return solver_bridge.solve_out_of_process(instance_doc, **kwargs)
 
     job = jobs.enqueue(session, round_id, actor=COORDINATOR)
@@ -157,9 +157,15 @@ def test_a_failed_comparison_leaves_the_proposal_standing(
     job = jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
 
     def no_fcfs(instance_doc: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if kwargs.get("method") == "fcfs":
-            raise solver_bridge.SolveFailed("the solver did not finish within 90 s and was stopped")
-        return solver_bridge.solve_out_of_process(instance_doc, **kwargs)
+        told = kwargs["on_compared"]
+
+        def on_compared(method: str, result: dict[str, Any] | None, error: str | None) -> None:
+            if method == "fcfs":
+                told(method, None, "the solver did not finish within 90 s and was stopped")
+            else:
+                told(method, result, error)
+
+        return solver_bridge.solve_out_of_process(instance_doc, **{**kwargs, "on_compared": on_compared})
 
     assert jobs.run_job(make_session, job.id, solve=no_fcfs, heartbeat_s=None) is JobState.SUCCEEDED
     db_session.expire_all()

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import solver
 from placement import models as m
 from placement.enums import AssignmentStatus, RoundStatus, Sector
 from placement.errors import Conflict
@@ -130,3 +131,49 @@ def test_solver_time_out_is_reported() -> None:
 def test_a_bad_instance_is_reported_not_raised_in_the_child() -> None:
     with pytest.raises(SolveFailed, match="the solver failed"):
         solve_out_of_process({"format": "praktik-instance/1"}, wall_clock_s=60)
+
+
+def _instance(db_session: Session) -> dict[str, object]:
+    allocation_round = _world(db_session, pupils=12)
+    return solving.begin_solve(db_session, allocation_round.id, actor=audit.CLI).instance
+
+
+def test_one_child_solves_the_proposal_and_every_comparison(db_session: Session) -> None:
+    instance_doc = _instance(db_session)
+    told: list[tuple[str, dict[str, object] | None, str | None]] = []
+    proposal = solve_out_of_process(
+        instance_doc, method="optimal", compare=["mcf", "da", "optimal"], on_compared=lambda *a: told.append(a)
+    )
+    assert proposal["method"] == "optimal"
+    assert [(method, error) for method, _, error in told] == [("mcf", None), ("da", None)]
+    instance = solver.load_instance(instance_doc)
+    for method, result, _ in told:
+        assert result is not None
+        alone = solver.solve(instance, method)
+        assert solver.result_from_dict(result).assignments == alone.assignments
+    assert solver.result_from_dict(proposal).assignments == solver.solve(instance, "optimal").assignments
+
+
+def test_a_child_that_dies_after_the_proposal_leaves_the_proposal_and_names_the_rest(db_session: Session) -> None:
+    instance_doc = _instance(db_session)
+    told: list[tuple[str, str | None]] = []
+
+    def kill_the_child(method: str, result: dict[str, object] | None, error: str | None) -> None:
+        told.append((method, error))
+        for child in multiprocessing.active_children():
+            if child.name == "praktik-solver":
+                os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+
+    proposal = solve_out_of_process(
+        instance_doc, method="optimal", compare=["mcf", "da", "fcfs"], on_compared=kill_the_child
+    )
+    assert proposal["method"] == "optimal"
+    assert told[0] == ("mcf", None)
+    assert {method for method, _ in told} == {"mcf", "da", "fcfs"}
+    # The child was killed while it sent or solved what came after mcf: those are named, none is lost.
+    assert all(error == f"the solver stopped before it finished {method}" for method, error in told[1:] if error)
+
+
+def test_an_incremental_solve_is_not_compared() -> None:
+    with pytest.raises(ValueError, match="not compared"):
+        solve_out_of_process({"format": "praktik-instance/1"}, previous={}, compare=["mcf"])
