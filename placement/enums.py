@@ -98,6 +98,8 @@ ACTIVE_ASSIGNMENT_STATUSES = (
     AssignmentStatus.CONFIRMED,
     AssignmentStatus.LOCKED,
 )
+#: Assignments that hold a place of an offer in a period: those in force and those proposed.
+HOLDS_PLACE = (*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.PROPOSED)
 
 
 class UnansweredRule(enum.StrEnum):

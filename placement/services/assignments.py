@@ -30,7 +30,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from placement.db import utcnow
-from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus, Role, RoundStatus
+from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, HOLDS_PLACE, AssignmentStatus, Role, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, NotFound, ValidationError
 from placement.models import (
     AllocationRound,
@@ -53,8 +53,6 @@ from placement.services.recipients import reachable, school_staff
 
 logger = logging.getLogger(__name__)
 
-#: Statuses that hold a place of an offer in a period.
-HOLDS_PLACE = (*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.PROPOSED)
 #: Where the links in mail lead, after the ``base_url`` a caller passes.
 EMPLOYER_PATH = "/employer/"
 SCHOOL_PATH = "/"

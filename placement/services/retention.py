@@ -42,7 +42,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 import solver
-from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
+from placement.enums import AssignmentStatus
 from placement.errors import ValidationError
 from placement.models import (
     AllocationRound,
@@ -460,18 +460,8 @@ def _stored_outcomes(session: Session, allocation_round: AllocationRound) -> lis
             .where(round_period.c.round_id == allocation_round.id)
         )
     )
-    held: dict[int, Assignment] = {}
-    for assignment in session.scalars(
-        select(Assignment).where(
-            Assignment.round_id == allocation_round.id,
-            Assignment.status.in_((*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.PROPOSED)),
-        )
-    ):
-        earlier = held.get(assignment.pupil_id)
-        # The placement in force counts over a pending change.
-        if earlier is None or earlier.status is AssignmentStatus.PROPOSED:
-            held[assignment.pupil_id] = assignment
-        pupil_ids.add(assignment.pupil_id)
+    held = rounds.placements_in_force(session, allocation_round.id)
+    pupil_ids.update(held)
     outcomes = []
     for chunk in chunks(sorted(pupil_ids)):
         for pupil_id, gender, code, need_index in session.execute(

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import solver
-from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
+from placement.enums import AssignmentStatus
 from placement.errors import NotFound
 from placement.models import AllocationRound, Assignment, Offer, RoundArtifact
 from placement.services import rounds, solving
@@ -163,23 +163,11 @@ class Review:
 
 
 def current_result(session: Session, allocation_round: AllocationRound, instance: solver.Instance) -> solver.Result:
-    """The round's current placements as a solver result over ``instance``."""
-    # Plain columns, not ORM objects: a region's round has thousands of rows and the page must stay fast.
-    rows = session.execute(
-        select(Assignment.pupil_id, Assignment.status, Assignment.rank, Offer.code)
-        .join(Offer, Assignment.offer_id == Offer.id)
-        .where(
-            Assignment.round_id == allocation_round.id,
-            Assignment.status.in_((*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.PROPOSED)),
-        )
-    ).all()
-    by_student: dict[str, tuple[AssignmentStatus, int | None, str]] = {}
-    for pupil_id, status, rank, code in rows:
-        sid = rounds.student_id(pupil_id)
-        held = by_student.get(sid)
-        # In a published round with pending changes, the placement in force counts.
-        if held is None or held[0] is AssignmentStatus.PROPOSED:
-            by_student[sid] = (status, rank, code)
+    """The round's current placements (:func:`rounds.placements_in_force`) as a solver result over ``instance``."""
+    by_student = {
+        rounds.student_id(pupil_id): (held.status, held.rank, held.offer_code)
+        for pupil_id, held in rounds.placements_in_force(session, allocation_round.id).items()
+    }
     placed: list[solver.Assignment] = []
     unassigned: list[solver.Unassigned] = []
     for student in instance.students:

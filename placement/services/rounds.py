@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from placement.enums import (
     ACTIVE_ASSIGNMENT_STATUSES,
+    HOLDS_PLACE,
     AssignmentStatus,
     EmployerStatus,
     OfferKind,
@@ -329,6 +330,40 @@ def student_id(pupil_id: int) -> str:
 def pupil_id_of(student: str) -> int:
     """The database id behind an instance file's student id (see :func:`student_id`)."""
     return int(student.removeprefix("P"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Held:
+    """A pupil's placement that counts in a round (see :func:`placements_in_force`)."""
+
+    offer_code: str
+    rank: int | None
+    status: AssignmentStatus
+
+
+def placements_in_force(session: Session, round_id: int) -> dict[int, Held]:
+    """Per pupil, the round's placement that counts: the one in force, else the one proposed.
+
+    A published round with pending changes has both for some pupils; the
+    placement in force (published, confirmed, locked) counts over the pending
+    change.  The one query for the review's figures and the statistics kept
+    past retention.  Plain columns, not ORM objects: a region's round has
+    thousands of rows and pages must stay fast.
+    """
+    rows = session.execute(
+        select(Assignment.pupil_id, Assignment.status, Assignment.rank, Offer.code)
+        .join(Offer, Assignment.offer_id == Offer.id)
+        .where(
+            Assignment.round_id == round_id,
+            Assignment.status.in_(HOLDS_PLACE),
+        )
+    ).all()
+    held: dict[int, Held] = {}
+    for pupil_id, status, rank, code in rows:
+        earlier = held.get(pupil_id)
+        if earlier is None or earlier.status is AssignmentStatus.PROPOSED:
+            held[pupil_id] = Held(code, rank, status)
+    return held
 
 
 def build_instance(session: Session, allocation_round: AllocationRound, *, incremental: bool = False) -> InstanceBuild:

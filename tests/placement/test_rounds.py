@@ -180,3 +180,34 @@ def test_a_catalogue_offer_without_coordinates_stops_the_build(db_session: Sessi
     db_session.flush()
     with pytest.raises(ValidationError, match=f"offer {world.shop.code}: workplace .* has no coordinates"):
         rounds.build_instance(db_session, world.round)
+
+
+def test_the_placement_in_force_counts_over_a_pending_change(db_session: Session) -> None:
+    allocation_round, pupils, offers = f.small_round(db_session)
+    period_id = offers[0].capacities[0].period_id
+    published, moved, proposed = pupils[0], pupils[1], pupils[2]
+    rows = [
+        (published, offers[0], AssignmentStatus.PUBLISHED, 1),
+        (moved, offers[0], AssignmentStatus.CONFIRMED, 2),
+        (moved, offers[1], AssignmentStatus.PROPOSED, 1),  # a pending change: the confirmed one still counts
+        (proposed, offers[1], AssignmentStatus.PROPOSED, 3),
+        (pupils[3], offers[1], AssignmentStatus.DECLINED, 1),  # declined holds nothing
+    ]
+    for child, chosen, status, rank in rows:
+        db_session.add(
+            m.Assignment(
+                round_id=allocation_round.id,
+                pupil_id=child.id,
+                offer_id=chosen.id,
+                period_id=period_id,
+                rank=rank,
+                status=status,
+            )
+        )
+    db_session.flush()
+    held = rounds.placements_in_force(db_session, allocation_round.id)
+    assert held == {
+        published.id: rounds.Held(offers[0].code, 1, AssignmentStatus.PUBLISHED),
+        moved.id: rounds.Held(offers[0].code, 2, AssignmentStatus.CONFIRMED),
+        proposed.id: rounds.Held(offers[1].code, 3, AssignmentStatus.PROPOSED),
+    }
