@@ -126,8 +126,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: a deferred transaction that later writes
-        # fails with SQLITE_BUSY instead of waiting (RELIABILITY.md R1b).
+        # Take the write lock up front, so that concurrent writers queue on the
+        # busy timeout: a deferred transaction that has read and then writes
+        # fails with SQLITE_BUSY at once instead of waiting.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -5,18 +5,19 @@ upload into a header and rows of trimmed strings, each with the row number a
 spreadsheet program shows (the header is row 1), and refuses files it cannot
 read with a :class:`~placement.errors.ValidationError` saying why.
 
-CSV files come as schools and municipalities export them (RELIABILITY.md R7):
+CSV files are read as schools and municipalities export them:
 UTF-8 with or without a byte order mark, Windows-1252 (Excel's "Save as CSV"
 in a Western locale), or UTF-16 with a byte order mark (Excel's "Unicode
 text"); separated by semicolons, commas or tabs, chosen by counting them in
 the header line.
 
 An XLSX file is a zip archive of XML.  Before openpyxl sees it, the archive's
-central directory is checked (T-UP-03): few enough entries, a bounded total
-size when unpacked, no entry packed suspiciously tightly.  CPython's zipfile
-never inflates an entry beyond the size the directory declares, so checking
-the declared sizes bounds the work.  openpyxl then parses the XML with
-defusedxml, which refuses entity declarations (T-UP-04).
+central directory is checked against zip bombs: few enough entries, a bounded
+total size when unpacked, no entry packed suspiciously tightly.  CPython's
+zipfile never inflates an entry beyond the size the directory declares, so
+checking the declared sizes bounds the work.  openpyxl then parses the XML with
+defusedxml, which refuses entity declarations (no entity expansion, no
+external entities).
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from placement.errors import ValidationError
 
-#: The largest upload accepted, checked before anything else (T-UP-01).
+#: The largest upload accepted, checked before anything else.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-#: Limits on an XLSX archive, checked before it is parsed (T-UP-03).
+#: Limits on an XLSX archive, checked before it is parsed, so that a zip bomb is refused unopened.
 MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 MAX_ZIP_ENTRIES = 200
 #: Spreadsheet XML packs 10-25 times; a zip bomb packs about a thousand times.

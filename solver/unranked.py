@@ -11,7 +11,7 @@ within the radius.  They are represented exactly, with few arcs, in layers:
    radius, type); a profile has an arc to the hub of every type its students
    are eligible for.  Profiles with ``excluded_offers`` get private hubs.
 3. **Cells.**  The offers of one (period, type) are put on a grid (a quadtree
-   with 4 levels; the largest cell is a quarter of the policy radius).  A hub
+   with 5 levels; the largest cell is a quarter and the finest 1/64 of the policy radius).  A hub
    has one arc to each largest cell that lies *wholly* within its radius (the
    farthest corner, by spherical distance, is more than 1 % inside, which is
    more than the spherical-vs-geodesic error), and one arc per slot for the
@@ -54,7 +54,7 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 LEVELS = 5
-"""Quadtree levels; the largest cell is 1/4 and the finest 1/128 of the policy radius."""
+"""Quadtree levels; the largest cell is 1/4 and the finest 1/64 of the policy radius (see _Grid)."""
 KM_PER_DEGREE_LAT = 111.2
 KM_PER_DEGREE_LON_EQUATOR = 111.32
 

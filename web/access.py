@@ -1,7 +1,7 @@
 """Who may reach what.  Every blueprint declares its role; objects are checked for ownership.
 
-Foreign objects answer 404, not 403, so that ids cannot be probed
-(RELIABILITY.md §1.1).  Denials are logged.
+Foreign objects answer 404, not 403, so that ids cannot be probed: another
+tenant's objects are not even shown to exist.  Denials are logged.
 """
 
 from __future__ import annotations

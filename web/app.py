@@ -76,7 +76,7 @@ def configure_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         # The id carries the account's session version: logging out bumps the
-        # version, so a copied cookie stops working (RELIABILITY.md T-SE-02).
+        # version, so a copied cookie stops working.
         try:
             ident, version = (int(part) for part in user_id.split(":"))
         except ValueError:
@@ -92,7 +92,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src {img_src}; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-#: Sent on every response, with the CSP: pages, JSON, files, redirects and error pages (RELIABILITY.md T-CS-03).
+#: Sent on every response, with the CSP: pages, JSON, files, redirects and error pages.
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -127,7 +127,7 @@ def configure_security_headers(app: Flask) -> None:
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.endpoint != "static":
-            # Pages, JSON and exports may carry personal data: never kept by a browser or proxy (T-CS-04).
+            # Pages, JSON and exports may carry personal data: never kept by a browser or proxy.
             # Static files keep their own caching.
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -20,7 +20,8 @@ MIN_PASSWORD_LENGTH = 10
 HASH_METHOD = "scrypt"
 #: A key (``email:<address>``, ``ip:<address>``, ``code:<address>``) with more
 #: than MAX_FAILURES failed logins within WINDOW is refused until older failures
-#: leave the window: a delay, never a permanent lock-out (RELIABILITY.md T-AU-03).
+#: leave the window: a delay to password guessing, never a permanent lock-out
+#: that anyone could inflict on another user by failing on purpose.
 MAX_FAILURES = 5
 WINDOW = dt.timedelta(minutes=15)
 #: A hash to compare against when the account does not exist, so that the

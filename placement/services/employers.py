@@ -5,9 +5,9 @@ coordinator approves it.  Registering also creates the employer's first
 contact person, who logs in with an e-mail and a password.
 
 Status changes are single conditional UPDATEs (``... WHERE status IN
-(...)``), so two coordinators reviewing the same employer cannot both win
-(RELIABILITY.md §2.1).  Functions validate everything first, then write, then
-flush; the caller commits.
+(...)``), so two coordinators reviewing the same employer cannot both win.
+Functions validate everything first, then write, then flush; the caller
+commits.
 """
 
 from __future__ import annotations

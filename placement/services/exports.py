@@ -4,7 +4,9 @@ Only what a list needs is exported: names, school, class, dates, employer,
 offer and workplace, supervisor contact, rank and status; no birth dates,
 gender or attributes.  Every text cell that a spreadsheet program would read
 as a formula (starting with ``= + - @``, a tab or a carriage return) gets a
-leading apostrophe (RELIABILITY.md T-UP-06), in CSV and in XLSX alike.
+leading apostrophe, in CSV and in XLSX alike, so that text from a form or an
+upload (a name, an offer's title) cannot run as a formula when a list is
+opened in a spreadsheet program.
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ would do (the web preview).
 
 Headers are matched in Swedish or English, whatever their case, accents or
 punctuation (:func:`placement.tabular.normalise_header`).  Columns that are
-not used are reported and their values never stored (GDPR minimisation,
-T-GD-01).  A re-import is authoritative for the columns it has and leaves
+not used are reported and their values never stored (GDPR data
+minimisation).  A re-import is authoritative for the columns it has and leaves
 what the others would have set as it is.
 
 Pupils are minors.  A cohort file naming a personal identity number, as a
-column or in any cell, is refused whole (T-GD-02), and no message repeats
-such a number.  Each import appends one audit event holding counts, never
+column or in any cell, is refused whole, and no message repeats such a
+number.  Each import appends one audit event holding counts, never
 names.
 """
 
@@ -119,7 +119,8 @@ COHORT_COLUMNS = (
     Column("attributes", ("Språk", "Languages", "Language", "Attribut", "Attributes")),
 )
 
-#: Columns naming a school: the school the import is for is authoritative (T-AZ-03).
+#: Columns naming a school: ignored, the school the import is for is authoritative, so that a file
+#: cannot put pupils into another school.
 SCHOOL_HEADERS = frozenset(normalise_header(n) for n in ("Skola", "School", "Skolenhet", "School unit"))
 
 #: Headers that announce personal identity numbers, as whole names or parts of one.

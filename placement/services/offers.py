@@ -8,8 +8,9 @@ round builder (``rounds.build_instance``) applies the same rule.
 
 Places are changed with one conditional UPDATE that also counts the
 assignments in force, so lowering them cannot slip under the number of pupils
-already placed (RELIABILITY.md §2.2 R1; ``SELECT ... FOR UPDATE`` does nothing
-on SQLite).  Functions validate first, then write, then flush; the caller
+already placed, not even by a placement made between a read and a write
+(``SELECT ... FOR UPDATE`` would not prevent that: it does nothing on
+SQLite).  Functions validate first, then write, then flush; the caller
 commits.
 """
 

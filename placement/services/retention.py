@@ -1,8 +1,8 @@
 """Retention: purging pupils' personal data once their season is long enough over (gallring).
 
-RELIABILITY.md T-GD-03: the retention period is configuration (the
-municipality's gallringsbeslut), a daily job deletes exactly the eligible rows,
-writes a record of the purge and is idempotent.
+Personal data is kept no longer than needed: the retention period is
+configuration (the municipality's gallringsbeslut), a daily job deletes exactly
+the eligible rows, writes a record of the purge and is idempotent.
 
 * A pupil's season ends with the last day of the latest period among their
   class's period and the periods of their assignments (:func:`season_end`).

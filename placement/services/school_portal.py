@@ -3,10 +3,11 @@
 Every function takes the staff user and first checks that the school, class
 or pupil belongs to one of the user's schools (``SchoolMembership``).  Anything
 else is :class:`NotFound`, never a permission error, so that ids cannot be
-probed (RELIABILITY.md §1.1).  The real work is done by the services this
-module calls: the cohort import, ``season.set_class_period``,
-``preferences.set_preferences`` and ``login_codes``; this module adds the
-scoping, the pupils' status and the school's status export.
+probed: another school's pupils are not even shown to exist.  The real work
+is done by the services this module calls: the cohort import,
+``season.set_class_period``, ``preferences.set_preferences`` and
+``login_codes``; this module adds the scoping, the pupils' status and the
+school's status export.
 
 A pupil's status, as the school follows it:
 

@@ -209,7 +209,7 @@ def test_a_solved_round_exports_every_placement_of_the_solver(
         assert (row.rank, row.status) == (assignment.rank, "proposed")
 
 
-# --- formula injection (T-UP-06) --------------------------------------------------------------------------------------
+# --- formula injection ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

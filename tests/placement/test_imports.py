@@ -1,7 +1,7 @@
 """Importing cohorts and employers from CSV and XLSX as schools and municipalities export them.
 
 Files are built here, byte by byte, in the encodings and separators real
-exports use (RELIABILITY.md R7); one Excel-made employer list is committed in
+exports use; one Excel-made employer list is committed in
 ``tests/data/imports``.  Every database test runs on SQLite and PostgreSQL.
 """
 
@@ -254,7 +254,7 @@ def test_zip_that_is_not_a_workbook_is_refused() -> None:
 
 
 def test_xml_entity_expansion_is_refused() -> None:
-    """A "billion laughs" sheet: defusedxml refuses the entity declarations (T-UP-04)."""
+    """A "billion laughs" sheet: defusedxml refuses the entity declarations."""
     with zipfile.ZipFile(io.BytesIO(xlsx_bytes([["Namn"], ["Anna"]]))) as archive:
         entries = {info.filename: archive.read(info) for info in archive.infolist()}
     laughs = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))

@@ -1,4 +1,4 @@
-"""Purging pupils' personal data when its retention ends (gallring, RELIABILITY.md T-GD-03)."""
+"""Purging pupils' personal data when its retention ends (gallring)."""
 
 from __future__ import annotations
 

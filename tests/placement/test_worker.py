@@ -18,6 +18,7 @@ from placement.enums import JobState, RoundStatus
 from placement.services import audit, jobs
 from tests import factories as f
 
+pytestmark = pytest.mark.slow
 COORDINATOR = audit.Actor("cli")
 
 

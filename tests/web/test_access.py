@@ -1,4 +1,4 @@
-"""Who may reach what: every route of the app, for every role, with another tenant's ids (RELIABILITY.md T-AZ-07).
+"""Who may reach what: every route of the app, for every role, with another tenant's ids.
 
 The routes are read from ``app.url_map`` when the test runs, so a route added
 later is covered without touching this file.  Two tenants are built: school A

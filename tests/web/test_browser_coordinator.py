@@ -25,6 +25,7 @@ from placement.services import accounts, assignments, audit, demo
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 
+pytestmark = pytest.mark.slow
 COORDINATOR = ("samordnare@demo.praktik.se", "demo-samordnare-2026")
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 

@@ -25,6 +25,7 @@ from placement.services import audit, demo, employers
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 
+pytestmark = pytest.mark.slow
 PASSWORD = "ett-långt-lösenord"
 EMAIL = "kim@bageriet.example"
 

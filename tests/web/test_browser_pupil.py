@@ -25,6 +25,7 @@ from placement.services.rounds import create_round
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 
+pytestmark = pytest.mark.slow
 PHONE = (375, 800)
 
 

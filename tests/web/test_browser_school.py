@@ -22,6 +22,7 @@ from placement.services import accounts, demo, login_codes
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 
+pytestmark = pytest.mark.slow
 STAFF = ("larare@kvarnlundsskolan.example.se", "ett-långt-lösenord")
 SCHOOL = "S01"
 

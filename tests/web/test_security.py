@@ -1,4 +1,4 @@
-"""Sessions, logins, headers, CSRF and password storage (RELIABILITY.md §1: T-AU, T-SE, T-CS)."""
+"""Sessions, logins, headers, CSRF and password storage."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _failures(session: Session, key: str) -> int:
     return session.scalar(select(func.count()).select_from(m.LoginFailure).where(m.LoginFailure.key == key)) or 0
 
 
-# --- throttling (T-AU-03) --------------------------------------------------------------------------------------------
+# --- throttling ------------------------------------------------------------------------------------------------------
 
 
 def test_more_than_five_failures_in_the_window_throttle_the_key(db_session: Session) -> None:
@@ -147,7 +147,7 @@ def test_staff_need_no_email_verification(client: FlaskClient, db_session: Sessi
     assert _post_login(client, user.email or "", PASSWORD).status_code == 302
 
 
-# --- sessions (T-SE-01, T-SE-02) -------------------------------------------------------------------------------------
+# --- sessions --------------------------------------------------------------------------------------------------------
 
 
 def test_login_gives_a_new_session(client: FlaskClient, db_session: Session) -> None:
@@ -201,7 +201,7 @@ def test_a_new_password_ends_other_sessions(client: FlaskClient, db_session: Ses
     assert client.get("/coordinator/").status_code == 302
 
 
-# --- headers (T-CS-03, T-CS-04) --------------------------------------------------------------------------------------
+# --- headers ---------------------------------------------------------------------------------------------------------
 
 
 def _assert_headers(response: TestResponse, what: str) -> None:
@@ -291,7 +291,7 @@ def test_img_src_from_the_tile_url(tiles: str, img_src: str) -> None:
     assert f"img-src {img_src};" in content_security_policy(tiles)
 
 
-# --- CSRF on every form (T-CS-01) ------------------------------------------------------------------------------------
+# --- CSRF on every form ----------------------------------------------------------------------------------------------
 
 
 def _user_for(session: Session, role: Role | None) -> m.User | None:

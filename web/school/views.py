@@ -1,7 +1,7 @@
 """School staff's views: thin, each checks its form, calls ``placement.services.school_portal`` and commits.
 
 Every service call takes the logged-in user and answers NotFound (404) for a
-school, class or pupil that is not the user's (RELIABILITY.md §1.1).
+school, class or pupil that is not the user's, so that ids cannot be probed.
 """
 
 from __future__ import annotations
