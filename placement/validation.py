@@ -37,6 +37,25 @@ def email(problems: list[str], label: str, field: str, value: object) -> str:
     return found.lower()
 
 
+class InvalidEmail(ValueError):
+    """Not an e-mail address; the message says why (from ``email-validator``)."""
+
+
+def normalise_email(value: str) -> str:
+    """The one rule for e-mail addresses: checked and normalised by ``email-validator`` (no DNS lookup).
+
+    Raises :class:`InvalidEmail`.  Addresses that must be unique (accounts)
+    are also lower-cased by :func:`email`.
+    """
+    try:
+        normalised = validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from None
+    if len(normalised) > MAX_EMAIL:
+        raise InvalidEmail(f"it is longer than {MAX_EMAIL} characters")
+    return normalised
+
+
 def optional_email(problems: list[str], label: str, field: str, value: object) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -44,11 +63,10 @@ def optional_email(problems: list[str], label: str, field: str, value: object) -
         problems.append(f"{label}: {field} must be text")
         return None
     try:
-        normalised = validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        problems.append(f'{label}: {field} "{value.strip()}" is not a valid e-mail address ({exc})')
+        return normalise_email(value)
+    except InvalidEmail as exc:
+        if len(value.strip()) > MAX_EMAIL or str(exc).startswith("it is longer"):
+            problems.append(f"{label}: {field} is longer than {MAX_EMAIL} characters")
+        else:
+            problems.append(f'{label}: {field} "{value.strip()}" is not a valid e-mail address ({exc})')
         return None
-    if len(normalised) > MAX_EMAIL:
-        problems.append(f"{label}: {field} is longer than {MAX_EMAIL} characters")
-        return None
-    return normalised

@@ -21,6 +21,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.se import orgnr
 
 from placement import validation
 from placement.db import utcnow, violated_constraint
@@ -40,32 +42,45 @@ CODE_ATTEMPTS = 5
 # --- organisation numbers -------------------------------------------------------------------------------------------
 
 
-def luhn_check_digit(digits: str) -> int:
-    """The Luhn check digit for ``digits`` (weights 2, 1, 2, … from the left, as Swedish numbers use)."""
-    total = 0
-    for position, char in enumerate(digits):
-        product = int(char) * (2 if position % 2 == 0 else 1)
-        total += product // 10 + product % 10
-    return (10 - total % 10) % 10
+class OrgNumberError(ValidationError):
+    """An organisation number that cannot be accepted; ``reason`` is ``format`` or ``check digit``."""
+
+    def __init__(self, raw: str, reason: str) -> None:
+        self.reason = reason
+        if reason == "format":
+            super().__init__(f'organisation number "{raw}": must be 10 digits, written NNNNNN-NNNN')
+        else:
+            super().__init__(f'organisation number "{raw}": the check digit is wrong (Luhn); check for a typo')
 
 
 def normalise_org_number(value: str) -> str:
-    """A Swedish organisation number as NNNNNN-NNNN, or ValidationError.
+    """A Swedish organisation number as NNNNNN-NNNN, or :class:`OrgNumberError`.
 
-    Accepts 10 digits with or without the hyphen (spaces ignored).  The last
-    digit must be the Luhn check digit of the first nine.  Sole traders use
-    their personal identity number as organisation number, so the third digit
-    is not required to be 2 or more.
+    The one rule, for registration, the employer import and every form.
+    Accepts 10 digits with or without the hyphen (spaces ignored), and the
+    12-digit form with the century prefix "16" that Skatteverket uses for
+    legal persons.  The check digit is validated by ``python-stdnum``
+    (``stdnum.se.orgnr``: Luhn over the ten digits).  Sole traders use their
+    personal identity number as organisation number, so the third digit is
+    not required to be 2 or more.
     """
     raw = str(value).strip()
     digits = raw.replace(" ", "")
-    if len(digits) == 11 and digits[6] == "-":
+    if len(digits) == 13 and digits.startswith("16"):
+        digits = digits[2:]
+    if len(digits) == 11 and digits[6] == "-":  # the hyphen only where it belongs, so a slip is not read past
         digits = digits[:6] + digits[7:]
-    if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
-        raise ValidationError(f'organisation number "{raw}": must be 10 digits, written NNNNNN-NNNN')
-    if luhn_check_digit(digits[:9]) != int(digits[9]):
-        raise ValidationError(f'organisation number "{raw}": the check digit is wrong (Luhn); check for a typo')
-    return f"{digits[:6]}-{digits[6:]}"
+    if len(digits) == 12 and digits.startswith("16"):
+        digits = digits[2:]
+    if not (digits.isascii() and digits.isdigit()):
+        raise OrgNumberError(raw, "format")
+    try:
+        orgnr.validate(digits)
+    except stdnum_exceptions.InvalidChecksum:
+        raise OrgNumberError(raw, "check digit") from None
+    except stdnum_exceptions.ValidationError:
+        raise OrgNumberError(raw, "format") from None
+    return orgnr.format(digits)
 
 
 # --- codes ----------------------------------------------------------------------------------------------------------

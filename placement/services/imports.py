@@ -36,12 +36,13 @@ from typing import Any, TypeVar
 from sqlalchemy import String, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from placement import validation
 from placement.db import utcnow
 from placement.enums import EmployerStatus, Gender, GeoStatus, Sector
 from placement.errors import ImportRejected, ValidationError
 from placement.geo import SWEDEN, normalise_address
 from placement.models import Employer, Municipality, Offer, OfferCapacity, Period, Pupil, School, SchoolClass, Workplace
-from placement.services import audit
+from placement.services import audit, employers
 from placement.tabular import Row, Table, normalise_header, read_table
 
 logger = logging.getLogger(__name__)
@@ -742,15 +743,13 @@ def _sector(text: str) -> Sector:
 
 
 def _org_number(text: str) -> str:
-    """A Swedish organisation number, normalised to NNNNNN-NNNN (a "16" century prefix is dropped)."""
-    digits = re.sub(r"[\s-]", "", text)
-    if len(digits) == 12 and digits.startswith("16"):
-        digits = digits[2:]
-    if not re.fullmatch(r"\d{10}", digits):
-        raise _Invalid(f"{_shown(text)} is not an organisation number (NNNNNN-NNNN)")
-    if not _luhn_valid(digits):
-        raise _Invalid(f"{_shown(text)} is not a valid organisation number (its check digit is wrong)")
-    return f"{digits[:6]}-{digits[6:]}"
+    """A Swedish organisation number, normalised to NNNNNN-NNNN (:func:`employers.normalise_org_number`)."""
+    try:
+        return employers.normalise_org_number(text)
+    except employers.OrgNumberError as exc:
+        if exc.reason == "format":
+            raise _Invalid(f"{_shown(text)} is not an organisation number (NNNNNN-NNNN)") from None
+        raise _Invalid(f"{_shown(text)} is not a valid organisation number (its check digit is wrong)") from None
 
 
 def _coordinate(text: str) -> float:
@@ -782,11 +781,13 @@ def _phone(text: str) -> str:
 
 
 def _email(text: str) -> str:
+    """An e-mail address, checked and normalised as everywhere (:func:`validation.normalise_email`)."""
     if len(text) > _EMAIL_LENGTH:
         raise _Invalid(f"is longer than {_EMAIL_LENGTH} characters")
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
-        raise _Invalid(f"{_shown(text)} is not an e-mail address")
-    return text
+    try:
+        return validation.normalise_email(text)
+    except validation.InvalidEmail:
+        raise _Invalid(f"{_shown(text)} is not an e-mail address") from None
 
 
 _YES = frozenset({"ja", "j", "yes", "y", "x", "true", "sant", "1"})

@@ -46,7 +46,14 @@ def count(session: Session, model: type[Any]) -> int:
 
 @pytest.mark.parametrize(
     ("raw", "normalised"),
-    [("5560125790", VOLVO), ("556012-5790", VOLVO), (" 556012 5790 ", VOLVO), ("2120001355", GOTEBORG)],
+    [
+        ("5560125790", VOLVO),
+        ("556012-5790", VOLVO),
+        (" 556012 5790 ", VOLVO),
+        ("2120001355", GOTEBORG),
+        ("165560125790", VOLVO),  # Skatteverket's 12-digit form with the "16" prefix, as registers export it
+        ("16556012-5790", VOLVO),
+    ],
 )
 def test_org_number_is_normalised(raw: str, normalised: str) -> None:
     assert employers.normalise_org_number(raw) == normalised
@@ -61,6 +68,8 @@ def test_org_number_is_normalised(raw: str, normalised: str) -> None:
         ("19556012-5790", "10 digits"),
         ("55601A-5790", "10 digits"),
         ("55601-25790", "10 digits"),
+        ("175560125790", "10 digits"),  # 12 digits, but not the "16" form
+        ("165560125791", "check digit"),
     ],
 )
 def test_org_number_is_checked(raw: str, reason: str) -> None:
@@ -293,3 +302,19 @@ def test_workplace_update_refuses_unknown_fields_and_half_coordinates(db_session
     with pytest.raises(ValidationError, match="give lat and lon together"):
         employers.update_workplace(db_session, workplace, lat=57.0, actor=audit.CLI)
     assert workplace.lat == 57.705
+
+
+def test_registration_and_the_import_apply_the_same_rule() -> None:
+    """One rule: what registration accepts the employer import accepts, and the other way round."""
+    from placement.services import imports
+
+    for raw in ("165560125790", "556012-5790", "5560125791", "55601-25790", "175560125790", "55601A-5790"):
+        try:
+            registered: str | None = employers.normalise_org_number(raw)
+        except ValidationError:
+            registered = None
+        try:
+            imported: str | None = imports._org_number(raw)
+        except imports._Invalid:
+            imported = None
+        assert registered == imported, raw

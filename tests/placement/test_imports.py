@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from placement import tabular
+from placement import tabular, validation
 from placement.enums import EmployerStatus, Gender, GeoStatus, Sector
 from placement.errors import ImportRejected, ValidationError
 from placement.models import AuditEvent, Employer, Offer, Pupil, SchoolClass, Workplace
@@ -893,3 +893,15 @@ def test_employer_import_dry_run_and_audit(db_session: Session, weeks: dict[str,
         "workplaces_created": 1,
         "offers_created": 1,
     }
+
+
+@pytest.mark.parametrize("raw", ["Anna.Berg@EXEMPEL.se", " anna@exempel.se ", "anna..berg@exempel.se", "anna@exempel"])
+def test_the_import_checks_e_mail_addresses_as_every_form_does(raw: str) -> None:
+    """One rule for addresses (placement.validation): what a form refuses the import refuses, and both normalise."""
+    problems: list[str] = []
+    expected = validation.optional_email(problems, "offer", "supervisor_email", raw)
+    if expected is None:
+        with pytest.raises(imports._Invalid, match="is not an e-mail address"):
+            imports._email(raw.strip())
+    else:
+        assert imports._email(raw.strip()) == expected

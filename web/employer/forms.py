@@ -23,7 +23,6 @@ from wtforms import (
 from wtforms import ValidationError as FieldError
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
-from placement.errors import ValidationError
 from placement.models import Period
 from placement.services import accounts, employers, offers
 from web.labels import SECTORS
@@ -33,12 +32,11 @@ MAX_PLACES = 200
 
 
 def _org_number(form: FlaskForm, field: Field) -> None:
-    """Mirrors ``employers.normalise_org_number``: 10 digits, the last one the Luhn check digit."""
+    """The rule of ``employers.normalise_org_number``, its two failures in the user's language."""
     try:
         field.data = employers.normalise_org_number(field.data or "")
-    except ValidationError as exc:
-        digits = (field.data or "").replace(" ", "").replace("-", "")
-        if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
+    except employers.OrgNumberError as exc:
+        if exc.reason == "format":
             raise FieldError(_l("Skriv organisationsnumret med 10 siffror, till exempel 556677-8899.")) from exc
         raise FieldError(_l("Kontrollsiffran stämmer inte. Kontrollera att numret är rätt skrivet.")) from exc
 
