@@ -83,6 +83,36 @@ class JobState(enum.StrEnum):
     FAILED = "failed"
 
 
+class JobKind(enum.StrEnum):
+    """What a solve job does to its round."""
+
+    INITIAL = "initial"
+    """Solve a draft, proposed or failed round into a proposal."""
+    INCREMENTAL = "incremental"
+    """Propose changes to a published round (pupils who lost their place, new pupils)."""
+
+
+class ArtifactKind(enum.StrEnum):
+    """What a round artifact keeps verbatim."""
+
+    INSTANCE = "instance"
+    RESULT = "result"
+
+
+class MailKind(enum.StrEnum):
+    """The message an outbox row was written from: one template each (``placement/mail_templates``)."""
+
+    VERIFY_EMAIL = "verify_email"
+    WINDOW_OPEN = "window_open"
+    SCHOOL_REMINDER = "school_reminder"
+    EMPLOYER_REMINDER = "employer_reminder"
+    ROUND_PUBLISHED = "round_published"
+    ROUND_AUTO_RUN = "round_auto_run"
+    PLACEMENT_CONFIRMED = "placement_confirmed"
+    PLACEMENTS_RELEASED = "placements_released"
+    WEEKLY_DIGEST = "weekly_digest"
+
+
 class AssignmentStatus(enum.StrEnum):
     PROPOSED = "proposed"
     PUBLISHED = "published"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 import placement.models  # noqa: F401
 from placement.db import Base, make_engine
@@ -61,3 +63,31 @@ def test_upgrading_sqlite_keeps_rows_that_refer_to_rebuilt_tables(tmp_path: Path
         assert connection.exec_driver_sql("SELECT actor_id FROM audit_event").all() == [(1,)]
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_the_database_refuses_a_kind_outside_its_enumeration(engine: Engine) -> None:
+    """Jobs, artifacts and outbox messages name their kind from an enumeration the database checks (0005)."""
+    statements = {
+        "solve_job": "INSERT INTO solve_job (round_id, kind, state, created_at) VALUES (:round, :kind, 'queued', :now)",
+        "round_artifact": "INSERT INTO round_artifact (round_id, kind, body, sha256, created_at)"
+        " VALUES (:round, :kind, '{}', '', :now)",
+    }
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            connection.execute(
+                text(
+                    "INSERT INTO allocation_round (name, status, policy, created_at) VALUES ('R', 'draft', '{}', :now)"
+                ),
+                {"now": "2026-01-01"},
+            )
+            round_id = connection.execute(text("SELECT max(id) FROM allocation_round")).scalar_one()
+            for table, statement in statements.items():
+                good = {"solve_job": "initial", "round_artifact": "instance"}[table]
+                connection.execute(text(statement), {"round": round_id, "kind": good, "now": "2026-01-01"})
+                savepoint = connection.begin_nested()
+                with pytest.raises(IntegrityError):
+                    connection.execute(text(statement), {"round": round_id, "kind": "bogus", "now": "2026-01-01"})
+                savepoint.rollback()
+        finally:
+            transaction.rollback()

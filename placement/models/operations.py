@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column
 
 from placement.db import Base, created_at, enum_column, intpk
-from placement.enums import JobRunState, MailState
+from placement.enums import JobRunState, MailKind, MailState
 
 
 class OutboxMessage(Base):
@@ -29,8 +29,8 @@ class OutboxMessage(Base):
     )
 
     id: Mapped[intpk]
-    #: The template it was written from, e.g. ``employer_reminder``.
-    kind: Mapped[str] = mapped_column(String(50))
+    #: The template it was written from.
+    kind: Mapped[MailKind] = enum_column(MailKind)
     dedup_key: Mapped[str] = mapped_column(String(200))
     recipient: Mapped[str] = mapped_column(String(254))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)

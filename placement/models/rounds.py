@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from placement.db import Base, created_at, enum_column, intpk, utcnow
-from placement.enums import AssignmentStatus, JobState, RoundStatus, UnansweredRule
+from placement.enums import ArtifactKind, AssignmentStatus, JobKind, JobState, RoundStatus, UnansweredRule
 
 if TYPE_CHECKING:
     from placement.models.employers import Offer
@@ -227,8 +227,7 @@ class SolveJob(Base):
 
     id: Mapped[intpk]
     round_id: Mapped[int] = mapped_column(ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
-    #: ``initial`` (a draft or proposed round) or ``incremental`` (changes to a published round).
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[JobKind] = enum_column(JobKind)
     state: Mapped[JobState] = enum_column(JobState, default=JobState.QUEUED)
     progress: Mapped[str | None] = mapped_column(String(300))
     error: Mapped[str | None] = mapped_column(Text)
@@ -254,8 +253,7 @@ class RoundArtifact(Base):
     id: Mapped[intpk]
     round_id: Mapped[int] = mapped_column(ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("solve_job.id", ondelete="SET NULL"))
-    #: ``instance`` or ``result``.
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[ArtifactKind] = enum_column(ArtifactKind)
     #: Canonical JSON text (sorted keys), hashed in ``sha256``.
     body: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))

@@ -30,7 +30,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from placement.db import utcnow
-from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, HOLDS_PLACE, AssignmentStatus, Role, RoundStatus
+from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, HOLDS_PLACE, AssignmentStatus, MailKind, Role, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, NotFound, ValidationError
 from placement.models import (
     AllocationRound,
@@ -350,7 +350,7 @@ def _mail_published(session: Session, allocation_round: AllocationRound, base_ur
         assert user.email is not None
         mail.enqueue(
             session,
-            kind="round_published",
+            kind=MailKind.ROUND_PUBLISHED,
             recipient=user.email,
             locale=user.locale,
             context={
@@ -409,7 +409,7 @@ def mail_confirmed(session: Session, assignment: Assignment, base_url: str) -> N
         )
         mail.enqueue(
             session,
-            kind="placement_confirmed",
+            kind=MailKind.PLACEMENT_CONFIRMED,
             recipient=user.email,
             locale=user.locale,
             context={

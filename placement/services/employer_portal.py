@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from placement import validation
 from placement.db import utcnow, violated_constraint
-from placement.enums import AssignmentStatus, EmployerStatus, OfferKind, OfferStatus, Role, Sector
+from placement.enums import AssignmentStatus, EmployerStatus, MailKind, OfferKind, OfferStatus, Role, Sector
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.models import (
     Assignment,
@@ -52,7 +52,6 @@ logger = logging.getLogger(__name__)
 #: The signed link in the ``verify_email`` mail: salt and lifetime.
 VERIFY_SALT = "verify-email"
 VERIFY_MAX_AGE = dt.timedelta(hours=48)
-VERIFY_KIND = "verify_email"
 #: Where the link leads, after the ``base_url`` a caller passes (the web layer's ``employer_signup.verify``).
 VERIFY_PATH = "/register/verify/"
 #: Who acts when someone registers: nobody is logged in yet.
@@ -138,7 +137,7 @@ def send_verification(
     url = base_url.rstrip("/") + VERIFY_PATH + verification_token(user, secret_key=secret_key)
     mail.enqueue(
         session,
-        kind=VERIFY_KIND,
+        kind=MailKind.VERIFY_EMAIL,
         recipient=user.email,
         locale=user.locale,
         context={"name": user.display_name, "url": url},

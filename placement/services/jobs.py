@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import solver
 from placement import solver_bridge
 from placement.db import utcnow, violated_constraint
-from placement.enums import JobState, RoundStatus
+from placement.enums import JobKind, JobState, RoundStatus
 from placement.errors import Conflict, PlacementError
 from placement.models import SolveJob
 from placement.services import audit, rounds, solving
@@ -49,8 +49,6 @@ UNCLAIMED_AFTER_S = 120.0
 #: The reference methods summarised beside the two mechanisms on the review page.
 #: ``mcf`` (plain rank-squared min-cost flow) is one min-cost flow: cheap next to the optimisation.
 REFERENCES = ("mcf", "da", "fcfs")
-INITIAL = "initial"
-INCREMENTAL = "incremental"
 
 
 def enqueue(session: Session, round_id: int, *, actor: audit.Actor) -> SolveJob:
@@ -58,9 +56,9 @@ def enqueue(session: Session, round_id: int, *, actor: audit.Actor) -> SolveJob:
     allocation_round = rounds.get_round(session, round_id)
     reap(session, round_id)
     if allocation_round.status is RoundStatus.PUBLISHED:
-        kind = INCREMENTAL
+        kind = JobKind.INCREMENTAL
     elif allocation_round.status in solving.STARTABLE:
-        kind = INITIAL
+        kind = JobKind.INITIAL
     else:
         raise Conflict(f"round {round_id} is {allocation_round.status.value}; it cannot be solved now")
     live = live_job(session, round_id)
@@ -138,7 +136,7 @@ def reap(session: Session, round_id: int | None = None, *, now: dt.datetime | No
             continue
         session.refresh(job)
         dead.append(job.id)
-        if job.kind == INITIAL:
+        if job.kind is JobKind.INITIAL:
             solving.fail_solve(session, job.round_id, reason, actor=audit.SYSTEM)
         audit.record(session, audit.SYSTEM, "round.solve.dead", "allocation_round", job.round_id, after={"job": job.id})
         logger.warning("Solve job %s of round %s: %s", job.id, job.round_id, reason)
@@ -233,7 +231,7 @@ def run_job(
     if heartbeat_s is not None:
         heartbeat.start()
     try:
-        if kind == INITIAL:
+        if kind is JobKind.INITIAL:
             _run_initial(make_session, job_id, round_id, actor, solve)
         else:
             _run_incremental(make_session, job_id, round_id, actor, solve)
@@ -352,7 +350,7 @@ def _succeed(session: Session, job_id: int) -> None:
 
 
 def _fail(
-    make_session: sessionmaker[Session], job_id: int, round_id: int, kind: str, error: str, *, actor: audit.Actor
+    make_session: sessionmaker[Session], job_id: int, round_id: int, kind: JobKind, error: str, *, actor: audit.Actor
 ) -> None:
     with make_session() as session, session.begin():
         session.execute(
@@ -360,7 +358,7 @@ def _fail(
             .where(SolveJob.id == job_id, SolveJob.state == JobState.RUNNING)
             .values(state=JobState.FAILED, error=error[:2000], finished_at=utcnow())
         )
-        if kind == INITIAL:
+        if kind is JobKind.INITIAL:
             solving.fail_solve(session, round_id, error, actor=actor)
         else:
             audit.record(

@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from placement.db import utcnow, violated_constraint
-from placement.enums import MailState
+from placement.enums import MailKind, MailState
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.models import OutboxMessage, User
 from placement.services import audit
@@ -70,17 +70,17 @@ _DEDUP_CONSTRAINT = "uq_outbox_message_dedup_key"
 
 #: The context each template needs: a caller must pass exactly these keys.
 KINDS: dict[str, frozenset[str]] = {
-    "window_open": frozenset({"name", "school", "window_name", "closes_at", "max_choices", "url"}),
-    "school_reminder": frozenset({"name", "school", "window_name", "closes_at", "missing", "classes", "url"}),
-    "employer_reminder": frozenset({"name", "employer", "deadline", "unanswered", "url"}),
-    "round_published": frozenset({"name", "organisation", "role", "placements", "deadline", "url"}),
-    "placement_confirmed": frozenset(
+    MailKind.WINDOW_OPEN: frozenset({"name", "school", "window_name", "closes_at", "max_choices", "url"}),
+    MailKind.SCHOOL_REMINDER: frozenset({"name", "school", "window_name", "closes_at", "missing", "classes", "url"}),
+    MailKind.EMPLOYER_REMINDER: frozenset({"name", "employer", "deadline", "unanswered", "url"}),
+    MailKind.ROUND_PUBLISHED: frozenset({"name", "organisation", "role", "placements", "deadline", "url"}),
+    MailKind.PLACEMENT_CONFIRMED: frozenset(
         {"name", "pupil", "school", "class_name", "employer", "title", "address", "start", "end", "supervisor", "url"}
     ),
-    "placements_released": frozenset({"name", "employer", "released", "deadline"}),
-    "round_auto_run": frozenset({"name", "round_name", "status", "placed", "pupils", "url"}),
-    "weekly_digest": frozenset({"name", "week", "items", "failed_mail", "failed_jobs", "url"}),
-    "verify_email": frozenset({"name", "url"}),
+    MailKind.PLACEMENTS_RELEASED: frozenset({"name", "employer", "released", "deadline"}),
+    MailKind.ROUND_AUTO_RUN: frozenset({"name", "round_name", "status", "placed", "pupils", "url"}),
+    MailKind.WEEKLY_DIGEST: frozenset({"name", "week", "items", "failed_mail", "failed_jobs", "url"}),
+    MailKind.VERIFY_EMAIL: frozenset({"name", "url"}),
 }
 
 
@@ -169,7 +169,7 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def render(kind: str, locale: str, context: Mapping[str, Any]) -> tuple[str, str]:
+def render(kind: MailKind, locale: str, context: Mapping[str, Any]) -> tuple[str, str]:
     """The subject and body of template ``kind`` in ``locale``.
 
     Raises :class:`ValueError` for an unknown kind or a context that lacks a
@@ -206,7 +206,7 @@ def _exists(session: Session, dedup_key: str) -> bool:
 def enqueue(
     session: Session,
     *,
-    kind: str,
+    kind: MailKind,
     recipient: str,
     locale: str,
     context: Mapping[str, Any],

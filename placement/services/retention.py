@@ -42,7 +42,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 import solver
-from placement.enums import AssignmentStatus
+from placement.enums import ArtifactKind, AssignmentStatus
 from placement.errors import ValidationError
 from placement.models import (
     AllocationRound,
@@ -421,7 +421,7 @@ def round_figures(session: Session, allocation_round: AllocationRound) -> dict[s
     last solved from); a round never solved, over its pupils in the database.
     Groups of fewer than :data:`MIN_GROUP` pupils are merged into ``other``.
     """
-    artifact = solving.latest_artifact(session, allocation_round.id, "instance")
+    artifact = solving.latest_artifact(session, allocation_round.id, ArtifactKind.INSTANCE)
     if artifact is not None:
         outcomes = _solved_outcomes(session, allocation_round, solver.load_instance(json.loads(artifact.body)))
     else:

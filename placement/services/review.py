@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import solver
-from placement.enums import AssignmentStatus
+from placement.enums import ArtifactKind, AssignmentStatus
 from placement.errors import NotFound
 from placement.models import AllocationRound, Assignment, Offer, RoundArtifact
 from placement.services import rounds, solving
@@ -206,7 +206,7 @@ def solved_instance(session: Session, round_id: int) -> solver.Instance:
     """The instance the round was last solved from."""
     found = session.execute(
         select(RoundArtifact.id, RoundArtifact.sha256)
-        .where(RoundArtifact.round_id == round_id, RoundArtifact.kind == "instance")
+        .where(RoundArtifact.round_id == round_id, RoundArtifact.kind == ArtifactKind.INSTANCE)
         .order_by(RoundArtifact.id.desc())
         .limit(1)
     ).first()
@@ -232,7 +232,7 @@ def is_solved(session: Session, round_id: int) -> bool:
     return (
         session.scalar(
             select(RoundArtifact.id)
-            .where(RoundArtifact.round_id == round_id, RoundArtifact.kind == "instance")
+            .where(RoundArtifact.round_id == round_id, RoundArtifact.kind == ArtifactKind.INSTANCE)
             .limit(1)
         )
         is not None
@@ -301,7 +301,7 @@ def pupil_story(session: Session, round_id: int, pupil_id: int) -> PupilStory:
     explanations = solver.explain(instance, result, sid).get(sid, ())
     reason = None
     if placement is None:
-        stored = solving.latest_artifact(session, round_id, "result")
+        stored = solving.latest_artifact(session, round_id, ArtifactKind.RESULT)
         if stored is not None:
             doc = json.loads(stored.body)
             reason = next((u["reason"] for u in doc.get("unassigned", []) if u["student"] == sid), None)

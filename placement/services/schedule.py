@@ -31,6 +31,7 @@ from placement.enums import (
     AssignmentStatus,
     EmployerStatus,
     JobRunState,
+    MailKind,
     MailState,
     RoundStatus,
     UnansweredRule,
@@ -144,7 +145,7 @@ def _employer_names(session: Session, employer_ids: Iterable[int]) -> dict[int, 
     return dict(session.execute(statement).all())
 
 
-def _send(session: Session, user: User, kind: str, dedup_key: str, context: dict[str, Any]) -> bool:
+def _send(session: Session, user: User, kind: MailKind, dedup_key: str, context: dict[str, Any]) -> bool:
     assert user.email is not None
     message = mail.enqueue(
         session,
@@ -187,7 +188,7 @@ def open_windows(session: Session, settings: Settings, now: dt.datetime | None =
                 sent += _send(
                     session,
                     user,
-                    "window_open",
+                    MailKind.WINDOW_OPEN,
                     f"window:{window.id}:open:user:{user.id}",
                     {
                         "school": school_name,
@@ -257,7 +258,7 @@ def report_auto_run(session: Session, settings: Settings, round_id: int) -> int:
         sent += _send(
             session,
             user,
-            "round_auto_run",
+            MailKind.ROUND_AUTO_RUN,
             f"round:{round_id}:auto-run:{allocation_round.auto_run_at:%Y%m%dT%H%M}:user:{user.id}",
             {
                 "round_name": allocation_round.name,
@@ -312,7 +313,7 @@ def school_reminders(session: Session, settings: Settings, now: dt.datetime | No
                 sent += _send(
                     session,
                     user,
-                    "school_reminder",
+                    MailKind.SCHOOL_REMINDER,
                     f"window:{window.id}:school-reminder:school:{school_id}:user:{user.id}",
                     {
                         "school": names[school_id],
@@ -358,7 +359,7 @@ def employer_reminders(session: Session, settings: Settings, now: dt.datetime | 
                 sent += _send(
                     session,
                     user,
-                    "employer_reminder",
+                    MailKind.EMPLOYER_REMINDER,
                     f"round:{allocation_round.id}:employer-reminder:employer:{employer_id}:user:{user.id}",
                     {
                         "employer": names[employer_id],
@@ -441,7 +442,7 @@ def apply_deadlines(session: Session, settings: Settings, now: dt.datetime | Non
                     _send(
                         session,
                         user,
-                        "placements_released",
+                        MailKind.PLACEMENTS_RELEASED,
                         f"round:{allocation_round.id}:released:employer:{employer_id}:user:{user.id}",
                         {
                             "employer": names[employer_id],
@@ -529,7 +530,7 @@ def weekly_digest(session: Session, settings: Settings, now: dt.datetime | None 
         sent += _send(
             session,
             user,
-            "weekly_digest",
+            MailKind.WEEKLY_DIGEST,
             f"digest:{label}:user:{user.id}",
             {
                 "week": label,

@@ -26,7 +26,7 @@ import solver
 import solver.result
 from placement import solver_bridge
 from placement.db import utcnow
-from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus, RoundStatus
+from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, ArtifactKind, AssignmentStatus, RoundStatus
 from placement.errors import Conflict, PlacementError
 from placement.models import AllocationRound, Assignment, Offer, Period, RoundArtifact
 from placement.services import audit, rounds
@@ -284,7 +284,7 @@ def finish_changes(
 def store_artifacts(
     session: Session, round_id: int, instance_doc: dict[str, Any], result_doc: dict[str, Any], *, job_id: int | None
 ) -> None:
-    for kind, document in (("instance", instance_doc), ("result", result_doc)):
+    for kind, document in ((ArtifactKind.INSTANCE, instance_doc), (ArtifactKind.RESULT, result_doc)):
         body = rounds.canonical_json(document)
         session.add(
             RoundArtifact(
@@ -297,7 +297,7 @@ def store_artifacts(
         )
 
 
-def latest_artifact(session: Session, round_id: int, kind: str) -> RoundArtifact | None:
+def latest_artifact(session: Session, round_id: int, kind: ArtifactKind) -> RoundArtifact | None:
     return session.scalars(
         select(RoundArtifact)
         .where(RoundArtifact.round_id == round_id, RoundArtifact.kind == kind)

@@ -128,7 +128,7 @@ def _season(session: Session) -> Season:
 
 def _mail(session: Session, key: str, **kw: Any) -> m.OutboxMessage:
     message = m.OutboxMessage(
-        kind="test",
+        kind="window_open",
         dedup_key=kw.pop("dedup_key", key),
         recipient=kw.pop("recipient", f"{key}@example.se"),
         subject=kw.pop("subject", "Prao"),

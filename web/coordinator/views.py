@@ -15,7 +15,7 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from placement import scheduler
-from placement.enums import MailState, RoundStatus, UnansweredRule
+from placement.enums import ArtifactKind, MailState, RoundStatus, UnansweredRule
 from placement.errors import ValidationError
 from placement.models import Employer, Offer, Period, PreferenceWindow, School, SchoolClass
 from placement.services import (
@@ -490,10 +490,10 @@ def export_placements(round_id: int, fmt: str) -> ResponseReturnValue:
 
 @bp.get("/rounds/<int:round_id>/export/<kind>.json")
 def export_artifact(round_id: int, kind: str) -> ResponseReturnValue:
-    if kind not in ("instance", "result"):
+    if kind not in set(ArtifactKind):
         abort(404)
     rounds.get_round(db, round_id)
-    artifact = solving.latest_artifact(db, round_id, kind)
+    artifact = solving.latest_artifact(db, round_id, ArtifactKind(kind))
     if artifact is None:
         abort(404)
     audit.record(db, _actor(), "round.export", "allocation_round", round_id, after={"format": kind})
