@@ -40,12 +40,11 @@ from placement.models import (
     EmployerMembership,
     Offer,
     OfferCapacity,
-    Period,
     PlacementFeedback,
     User,
     Workplace,
 )
-from placement.services import assignments, audit, employers, mail, offers, planning
+from placement.services import assignments, audit, employers, mail, offers, planning, season
 
 logger = logging.getLogger(__name__)
 
@@ -350,11 +349,6 @@ def visibility_code(offer: Offer) -> str | None:
     return "places"
 
 
-def periods(session: Session) -> list[Period]:
-    """Every placement period, by start date."""
-    return list(session.scalars(select(Period).order_by(Period.start_date, Period.code)))
-
-
 def save_offer(
     session: Session,
     user: User,
@@ -382,7 +376,7 @@ def save_offer(
     """
     actor = audit.Actor.of(user)
     workplace = own_workplace(session, user, workplace_id)
-    by_id = {p.id: p for p in periods(session)}
+    by_id = {p.id: p for p in season.periods(session)}
     unknown = sorted(set(places) - set(by_id))
     if unknown:
         raise ValidationError(f"offer: places for unknown periods {unknown}")

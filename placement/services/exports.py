@@ -26,6 +26,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
+from placement.errors import NotFound
 from placement.models import (
     AllocationRound,
     Assignment,
@@ -122,6 +123,36 @@ def neutralise(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """Whose placements an export holds: one school's, one employer's, or all."""
+
+    school: School | None = None
+    employer: Employer | None = None
+
+    @property
+    def kind(self) -> str:
+        return "school" if self.school else "employer" if self.employer else "all"
+
+    @property
+    def code(self) -> str | None:
+        return self.school.code if self.school else self.employer.code if self.employer else None
+
+
+def scope(session: Session, *, school_code: str | None = None, employer_code: str | None = None) -> Scope:
+    """The export's scope from a school's or an employer's code; NotFound names an unknown one."""
+    school = employer = None
+    if school_code:
+        school = session.scalar(select(School).where(School.code == school_code))
+        if school is None:
+            raise NotFound(f'school "{school_code}" does not exist')
+    if employer_code:
+        employer = session.scalar(select(Employer).where(Employer.code == employer_code))
+        if employer is None:
+            raise NotFound(f'employer "{employer_code}" does not exist')
+    return Scope(school, employer)
 
 
 def placement_rows(

@@ -310,6 +310,12 @@ def withdraw_offer(session: Session, offer: Offer, *, actor: audit.Actor, reason
 # --- what pupils see ------------------------------------------------------------------------------------------------
 
 
+def by_codes(session: Session, codes: Iterable[str]) -> dict[str, Offer]:
+    """The offers with these codes, by code (codes that name no offer are left out)."""
+    wanted = sorted(set(codes))
+    return {o.code: o for o in session.scalars(select(Offer).where(Offer.code.in_(wanted)))} if wanted else {}
+
+
 def visible_offers(
     session: Session,
     *,

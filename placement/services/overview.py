@@ -41,6 +41,11 @@ class RegionSummary:
         return self.schools == 0 and self.employers_approved == 0
 
 
+def schools(session: Session) -> list[School]:
+    """Every school of the region, by name."""
+    return list(session.scalars(select(School).order_by(School.name)))
+
+
 def region_summary(session: Session) -> RegionSummary:
     schools_per = dict(
         session.execute(select(School.municipality_id, func.count(School.id)).group_by(School.municipality_id)).all()

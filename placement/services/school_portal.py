@@ -321,10 +321,6 @@ def import_cohort(
     return imports.import_cohort(session, school, data, filename, actor=actor, dry_run=dry_run)
 
 
-def periods(session: Session) -> list[Period]:
-    return list(session.scalars(select(Period).order_by(Period.start_date, Period.code)))
-
-
 # --- preferences on the pupil's behalf ------------------------------------------------------------------------------
 
 

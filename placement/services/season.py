@@ -8,8 +8,10 @@ write, then flush; the caller commits.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -20,7 +22,7 @@ from placement import validation
 from placement.db import utcnow, violated_constraint
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES
 from placement.errors import Conflict, ValidationError
-from placement.models import Assignment, Period, PreferenceWindow, Pupil, SchoolClass
+from placement.models import Assignment, Period, PreferenceWindow, Pupil, School, SchoolClass
 from placement.services import audit
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,11 @@ WINDOW_FIELDS = frozenset({"name", "opens_at", "closes_at", "max_choices"})
 
 
 # --- periods --------------------------------------------------------------------------------------------------------
+
+
+def periods(session: Session) -> list[Period]:
+    """Every placement period, by start date (then code): the one list every portal shows."""
+    return list(session.scalars(select(Period).order_by(Period.start_date, Period.code)))
 
 
 def create_period(
@@ -125,7 +132,58 @@ def set_class_period(
     return school_class
 
 
+@dataclasses.dataclass(frozen=True)
+class SchoolClasses:
+    """A school with its classes, by class name."""
+
+    school: School
+    classes: list[SchoolClass]
+
+
+def schools_with_classes(session: Session) -> list[SchoolClasses]:
+    """Every school that has classes, by name, with its classes by name (the season page's class periods)."""
+    schools = {s.id: s for s in session.scalars(select(School).order_by(School.name))}
+    grouped: dict[int, list[SchoolClass]] = {}
+    for klass in session.scalars(select(SchoolClass).order_by(SchoolClass.school_id, SchoolClass.name)):
+        grouped.setdefault(klass.school_id, []).append(klass)
+    return [SchoolClasses(school, grouped[sid]) for sid, school in schools.items() if sid in grouped]
+
+
+def set_class_periods(session: Session, school: School, chosen: Mapping[int, str], *, actor: audit.Actor) -> int:
+    """Set the period of each of ``school``'s classes named in ``chosen`` (class id -> period id, "" for none).
+
+    Classes not named keep their period; an unknown period is a
+    ValidationError naming the class, and nothing is changed then.  Returns
+    how many classes changed.
+    """
+    by_id = {str(p.id): p for p in periods(session)}
+    classes = list(session.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id)))
+    wanted: list[tuple[SchoolClass, Period | None]] = []
+    problems = []
+    for klass in classes:
+        if klass.id not in chosen:
+            continue
+        value = chosen[klass.id]
+        period = by_id.get(value)
+        if value and period is None:
+            problems.append(f"class {klass.name} ({school.name}): field period has an unknown value")
+        wanted.append((klass, period))
+    if problems:
+        raise ValidationError(problems)
+    changed = 0
+    for klass, period in wanted:
+        if (period.id if period else None) != klass.period_id:
+            set_class_period(session, klass, period, actor=actor)
+            changed += 1
+    return changed
+
+
 # --- preference windows ---------------------------------------------------------------------------------------------
+
+
+def preference_windows(session: Session) -> list[PreferenceWindow]:
+    """Every preference window, the latest opening first."""
+    return list(session.scalars(select(PreferenceWindow).order_by(PreferenceWindow.opens_at.desc())))
 
 
 def create_preference_window(

@@ -203,3 +203,18 @@ def test_of_overlapping_windows_the_latest_opened_is_current(db_session: Session
     window(db_session)
     extra = window(db_session, name="Extra", opens_at=dt.datetime(2026, 9, 20, tzinfo=dt.UTC))
     assert season.current_window(db_session, dt.datetime(2026, 9, 25, tzinfo=dt.UTC)) == extra
+
+
+def test_class_periods_of_a_school_are_set_together_or_not_at_all(db_session: Session) -> None:
+    autumn, spring = f.period(db_session, code="h1"), f.period(db_session, code="v1", start_date=dt.date(2027, 3, 8))
+    school = f.school(db_session)
+    first, second, untouched = (f.school_class(db_session, school=school, period=autumn) for _ in range(3))
+    with pytest.raises(ValidationError, match=f"class {second.name}"):
+        season.set_class_periods(db_session, school, {first.id: str(spring.id), second.id: "999999"}, actor=audit.CLI)
+    assert (first.period, second.period) == (autumn, autumn)  # nothing changed
+    changed = season.set_class_periods(
+        db_session, school, {first.id: str(spring.id), second.id: "", untouched.id: str(autumn.id)}, actor=audit.CLI
+    )
+    assert changed == 2
+    assert (first.period, second.period, untouched.period) == (spring, None, autumn)
+    assert [p.code for p in season.periods(db_session)] == ["h1", "v1"]

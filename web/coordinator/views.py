@@ -11,13 +11,11 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from placement import scheduler
 from placement.enums import ArtifactKind, MailState, RoundStatus, UnansweredRule
-from placement.errors import ValidationError
-from placement.models import Employer, Offer, Period, PreferenceWindow, School, SchoolClass
+from placement.models import Employer, School
 from placement.services import (
     assignments,
     audit,
@@ -31,6 +29,8 @@ from placement.services import (
     season,
     solving,
 )
+from placement.services import offers as offer_service
+from placement.services import overview as region
 from web.coordinator import bp
 from web.coordinator.forms import (
     ActionForm,
@@ -55,10 +55,6 @@ PAGE = 100
 
 def _actor() -> audit.Actor:
     return audit.Actor.of(current_user._get_current_object())
-
-
-def _periods() -> list[Period]:
-    return list(db.scalars(select(Period).order_by(Period.start_date)))
 
 
 def _form_problems(form: Any) -> None:
@@ -118,19 +114,15 @@ def season_page() -> ResponseReturnValue:
         window_form.max_choices.data = window.max_choices
     else:
         window_form.max_choices.data = 8
-    schools = list(db.scalars(select(School).order_by(School.name)))
-    classes = list(db.scalars(select(SchoolClass).order_by(SchoolClass.school_id, SchoolClass.name)))
-    by_school: dict[int, list[SchoolClass]] = {}
-    for klass in classes:
-        by_school.setdefault(klass.school_id, []).append(klass)
+    schools = season.schools_with_classes(db)
     return render_template(
         "coordinator/season.html",
-        periods=_periods(),
+        periods=season.periods(db),
         period_form=PeriodForm(),
         window=window,
         window_form=window_form,
-        schools=[s for s in schools if s.id in by_school],
-        classes=by_school,
+        schools=[s.school for s in schools],
+        classes={s.school.id: s.classes for s in schools},
         action=ActionForm(),
     )
 
@@ -183,18 +175,12 @@ def save_class_periods(school_id: int) -> ResponseReturnValue:
     school = db.get(School, school_id) or abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    periods = {str(p.id): p for p in _periods()}
-    changed = 0
-    for klass in db.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id)):
-        chosen = request.form.get(f"class-{klass.id}")
-        if chosen is None:
-            continue
-        period = periods.get(chosen)
-        if chosen and period is None:
-            raise ValidationError(f"class {klass.name} ({school.name}): field period has an unknown value")
-        if (period.id if period else None) != klass.period_id:
-            season.set_class_period(db, klass, period, actor=_actor())
-            changed += 1
+    chosen = {
+        int(key.removeprefix("class-")): value
+        for key, value in request.form.items()
+        if key.startswith("class-") and key.removeprefix("class-").isdigit()
+    }
+    changed = season.set_class_periods(db, school, chosen, actor=_actor())
     db.commit()
     flash(_("%(school)s: %(n)d klasser ändrade.", school=school.name, n=changed), "info")
     return redirect(url_for(".season_page") + f"#school-{school.id}")
@@ -206,16 +192,16 @@ def save_class_periods(school_id: int) -> ResponseReturnValue:
 @bp.get("/rounds")
 def round_list() -> ResponseReturnValue:
     form = NewRoundForm()
-    form.periods.choices = [SelectChoice(p.code, f"{p.name} ({p.code})") for p in _periods()]
+    form.periods.choices = [SelectChoice(p.code, f"{p.name} ({p.code})") for p in season.periods(db)]
     form.fill(rounds.DEFAULT_POLICY)
-    form.periods.data = [p.code for p in _periods()]
+    form.periods.data = [p.code for p in season.periods(db)]
     return render_template("coordinator/rounds.html", rounds=rounds.list_rounds(db), form=form)
 
 
 @bp.post("/rounds")
 def create_round() -> ResponseReturnValue:
     form = NewRoundForm()
-    form.periods.choices = [SelectChoice(p.code) for p in _periods()]
+    form.periods.choices = [SelectChoice(p.code) for p in season.periods(db)]
     if not form.validate_on_submit():
         _form_problems(form)
         return redirect(url_for(".round_list"))
@@ -257,7 +243,7 @@ def round_page(round_id: int) -> ResponseReturnValue:
         publish_form=publish_form,
         run_form=RunForm(),
         action=ActionForm(),
-        schools=list(db.scalars(select(School).order_by(School.name))),
+        schools=region.schools(db),
         RoundStatus=RoundStatus,
     )
 
@@ -285,7 +271,7 @@ def save_policy(round_id: int) -> ResponseReturnValue:
 
 def _automation_form() -> AutomationForm:
     form = AutomationForm()
-    windows = db.scalars(select(PreferenceWindow).order_by(PreferenceWindow.opens_at.desc())).all()
+    windows = season.preference_windows(db)
     form.preference_window.choices = [SelectChoice(0, _("ingen"))] + [
         SelectChoice(w.id, f"{w.name} ({w.opens_at:%Y-%m-%d} – {w.closes_at:%Y-%m-%d})") for w in windows
     ]
@@ -389,7 +375,7 @@ def round_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
     story = review.pupil_story(db, round_id, pupil_id)
     pupil, _period = assignments.pupil_in(db, allocation_round, pupil_id)
     current = assignments.current(db, round_id, pupil_id)
-    offers = {o.code: o for o in db.scalars(select(Offer).where(Offer.code.in_(story.preferences)))}
+    offers = offer_service.by_codes(db, story.preferences)
     return render_template(
         "coordinator/pupil.html",
         offers=offers,
@@ -465,27 +451,23 @@ def export_placements(round_id: int, fmt: str) -> ResponseReturnValue:
     if fmt not in ("csv", "xlsx"):
         abort(404)
     allocation_round = rounds.get_round(db, round_id)
-    school_code = request.args.get("school") or None
-    employer_code = request.args.get("employer") or None
-    school = db.scalar(select(School).where(School.code == school_code)) if school_code else None
-    employer = db.scalar(select(Employer).where(Employer.code == employer_code)) if employer_code else None
-    if (school_code and school is None) or (employer_code and employer is None):
-        abort(404)
+    scope = exports.scope(db, school_code=request.args.get("school"), employer_code=request.args.get("employer"))
     rows = exports.placement_rows(
-        db, round_id, school_id=school.id if school else None, employer_id=employer.id if employer else None
+        db,
+        round_id,
+        school_id=scope.school.id if scope.school else None,
+        employer_id=scope.employer.id if scope.employer else None,
     )
     lang = str(_locale())
     body = exports.to_csv(rows, lang) if fmt == "csv" else exports.to_xlsx(rows, lang)
-    scope = school.code if school else employer.code if employer else None
-    kind = "school" if school else "employer" if employer else "all"
-    audit.record(db, _actor(), "round.export", "allocation_round", round_id, after={"format": fmt, "scope": scope})
+    audit.record(db, _actor(), "round.export", "allocation_round", round_id, after={"format": fmt, "scope": scope.code})
     db.commit()
     mimetype = (
         "text/csv; charset=utf-8"
         if fmt == "csv"
         else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    return _download(body, mimetype, exports.filename(allocation_round, kind, fmt, scope))
+    return _download(body, mimetype, exports.filename(allocation_round, scope.kind, fmt, scope.code))
 
 
 @bp.get("/rounds/<int:round_id>/export/<kind>.json")

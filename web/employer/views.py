@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
 from placement.models import Offer, User, Workplace
-from placement.services import assignments, audit, employer_portal
+from placement.services import assignments, audit, employer_portal, season
 from web.employer import bp
 from web.employer.forms import DeclineForm, FeedbackForm, OfferForm, WithdrawForm, WorkplaceForm, offer_form
 from web.extensions import db
@@ -164,7 +164,7 @@ def offer_list() -> ResponseReturnValue:
     return render_template(
         "employer/offers.html",
         rows=employer_portal.offer_rows(db, user),
-        periods=employer_portal.periods(db),
+        periods=season.periods(db),
         employers=employer_portal.own_employers(db, user),
         has_workplaces=bool(employer_portal.own_workplaces(db, user)),
     )
@@ -172,7 +172,7 @@ def offer_list() -> ResponseReturnValue:
 
 def _offer_form(offer: Offer | None) -> OfferForm:
     user = _user()
-    form = offer_form(employer_portal.periods(db))
+    form = offer_form(season.periods(db))
     own = employer_portal.own_workplaces(db, user)
     several = len({w.employer_id for w in own}) > 1
     form.workplace.choices = [

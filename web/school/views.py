@@ -20,7 +20,7 @@ from wtforms import SelectChoice
 
 from placement.errors import ImportRejected, NotFound
 from placement.models import User
-from placement.services import audit, school_portal
+from placement.services import audit, school_portal, season
 from placement.services.school_portal import PupilStatus, SelfArranged
 from web.extensions import db
 from web.labels import sector_label
@@ -77,8 +77,7 @@ def home() -> ResponseReturnValue:
 def _period_form(current: int | None) -> PeriodForm:
     form = PeriodForm()
     form.period.choices = [SelectChoice(0, _("ingen period ännu"))] + [
-        SelectChoice(p.id, f"{p.name} ({p.start_date:%Y-%m-%d} – {p.end_date:%Y-%m-%d})")
-        for p in school_portal.periods(db)
+        SelectChoice(p.id, f"{p.name} ({p.start_date:%Y-%m-%d} – {p.end_date:%Y-%m-%d})") for p in season.periods(db)
     ]
     if not form.is_submitted():
         form.period.data = current or 0
