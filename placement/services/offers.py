@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -337,14 +337,7 @@ def visible_offers(
         has_places = and_(has_places, OfferCapacity.period_id == period.id)
     statement = (
         select(Offer)
-        .join(Employer, Offer.employer_id == Employer.id)
-        .where(
-            Offer.kind == OfferKind.CATALOGUE,
-            Offer.status == OfferStatus.ACTIVE,
-            Employer.status == EmployerStatus.APPROVED,
-            Offer.risk_assessment_confirmed_at.is_not(None),
-            Offer.capacities.any(has_places),
-        )
+        .where(pupil_facing(), Offer.capacities.any(has_places))
         .options(
             selectinload(Offer.capacities).selectinload(OfferCapacity.period),
             selectinload(Offer.schools),
@@ -364,8 +357,27 @@ def visible_offers(
     return sorted(offers, key=lambda o: (o.title.casefold(), o.code))
 
 
+def listed_offer() -> ColumnElement[bool]:
+    """SQL: active catalogue offers of approved employers (the rule of :func:`pupil_facing` but the risk assessment)."""
+    return and_(
+        Offer.kind == OfferKind.CATALOGUE,
+        Offer.status == OfferStatus.ACTIVE,
+        Offer.employer_id.in_(select(Employer.id).where(Employer.status == EmployerStatus.APPROVED)),
+    )
+
+
+def pupil_facing() -> ColumnElement[bool]:
+    """SQL: the offers pupils can see, rank and get, places aside (:func:`visibility_problem` says why not).
+
+    Active catalogue offers of approved employers with a confirmed risk
+    assessment for minors.  The pupil's list, the round's instance and the
+    coordinator's supply figures all select by it.
+    """
+    return and_(listed_offer(), Offer.risk_assessment_confirmed_at.is_not(None))
+
+
 def visibility_problem(offer: Offer) -> str | None:
-    """Why pupils cannot see ``offer`` (the rule of :func:`visible_offers`), or None when they can."""
+    """Why pupils cannot see ``offer`` (:func:`pupil_facing`, and some place), or None when they can."""
     if offer.kind is not OfferKind.CATALOGUE:
         return "it is a self-arranged placement, not a catalogue offer"
     if offer.status is not OfferStatus.ACTIVE:

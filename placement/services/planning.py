@@ -9,7 +9,7 @@ not confirmed.
 Places count only where pupils can get them: the rule of
 :func:`placement.services.offers.visible_offers` (an ACTIVE catalogue offer
 of an APPROVED employer with a confirmed risk assessment), as
-:func:`usable_offer`.  Demand counts the preferences of pupils whose class
+:func:`placement.services.offers.pupil_facing`.  Demand counts the preferences of pupils whose class
 has a period and who have no self-arranged placement (those pupils are
 locked in every round, so their choices take no place).
 
@@ -38,6 +38,7 @@ from placement.models import (
     School,
     SchoolClass,
 )
+from placement.services import offers
 
 #: The column of pupils whose class has no placement period yet.
 NO_PERIOD = "–"
@@ -75,7 +76,7 @@ class SectorPeriod:
     sector: Sector
     #: The period's code.
     period: str
-    #: Places pupils can get (see :func:`usable_offer`).
+    #: Places pupils can get (see :func:`placement.services.offers.pupil_facing`).
     places: int
     #: Pupils of the period whose first choice is in this sector.
     first_choices: int
@@ -162,16 +163,6 @@ class PlanningOverview:
         return oversubscribed(self.demand)
 
 
-def usable_offer() -> ColumnElement[bool]:
-    """Offers pupils can get: active catalogue offers of approved employers with a confirmed risk assessment."""
-    return and_(
-        Offer.kind == OfferKind.CATALOGUE,
-        Offer.status == OfferStatus.ACTIVE,
-        Offer.risk_assessment_confirmed_at.is_not(None),
-        Offer.employer_id.in_(select(Employer.id).where(Employer.status == EmployerStatus.APPROVED)),
-    )
-
-
 def _period_codes(session: Session) -> dict[int, str]:
     """Period id -> code, in start-date order."""
     statement = select(Period.id, Period.code).order_by(Period.start_date, Period.code)
@@ -215,7 +206,7 @@ def supply_and_demand(session: Session) -> list[SectorPeriod]:
         for sector, period_id, n in session.execute(
             select(Offer.sector, OfferCapacity.period_id, func.sum(OfferCapacity.places))
             .join(OfferCapacity, OfferCapacity.offer_id == Offer.id)
-            .where(usable_offer())
+            .where(offers.pupil_facing())
             .group_by(Offer.sector, OfferCapacity.period_id)
         )
     }
@@ -303,7 +294,7 @@ def unchosen_offers(session: Session) -> list[OfferLine]:
     return _offer_lines(
         session,
         and_(
-            usable_offer(),
+            offers.pupil_facing(),
             Offer.capacities.any(OfferCapacity.places > 0),
             ~select(Preference.id).where(Preference.offer_id == Offer.id).exists(),
         ),

@@ -22,9 +22,7 @@ from placement.enums import (
     ACTIVE_ASSIGNMENT_STATUSES,
     HOLDS_PLACE,
     AssignmentStatus,
-    EmployerStatus,
     OfferKind,
-    OfferStatus,
     RoundStatus,
     UnansweredRule,
 )
@@ -32,7 +30,6 @@ from placement.errors import Conflict, NotFound, ValidationError
 from placement.models import (
     AllocationRound,
     Assignment,
-    Employer,
     ManualPlacement,
     Offer,
     OfferCapacity,
@@ -44,6 +41,7 @@ from placement.models import (
     SchoolClass,
 )
 from placement.services import audit
+from placement.services import offers as offer_rules
 
 logger = logging.getLogger(__name__)
 
@@ -428,11 +426,8 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
     catalogue = list(
         session.scalars(
             select(Offer)
-            .join(Employer, Offer.employer_id == Employer.id)
             .where(
-                Offer.kind == OfferKind.CATALOGUE,
-                Offer.status == OfferStatus.ACTIVE,
-                Employer.status == EmployerStatus.APPROVED,
+                offer_rules.listed_offer(),
                 Offer.capacities.any((OfferCapacity.period_id.in_(periods)) & (OfferCapacity.places > 0)),
             )
             .options(
@@ -445,7 +440,7 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
         )
     )
     offers: dict[int, Offer] = {}
-    for offer in catalogue:
+    for offer in catalogue:  # the rest of offers.pupil_facing, with a note for each offer it leaves out
         if offer.risk_assessment_confirmed_at is None:
             notes.append(f"offer {offer.code} left out: no confirmed risk assessment for minors")
         else:

@@ -404,3 +404,30 @@ def test_an_offer_code_taken_meanwhile_is_retried(
     db_session.expire_all()
     assert sorted(c.places for c in offer.capacities) == [1, 2]
     assert len(events(db_session, "offer.create")) == 1
+
+
+def test_what_pupils_see_what_a_round_uses_and_the_supply_figures_follow_one_rule(db_session: Session) -> None:
+    """offers.pupil_facing is the one rule: the pupil's list, the round's instance and the planning figures."""
+    from placement.services import planning, rounds
+
+    autumn = f.period(db_session, code="h1")
+    pending = f.employer(db_session, status=EmployerStatus.PENDING)
+    confirmed = {"risk_assessment_confirmed_at": f.RISK_CONFIRMED}
+    cases = {
+        "open": f.offer(db_session, places={autumn: 2}, **confirmed),
+        "withdrawn": f.offer(db_session, places={autumn: 2}, status=OfferStatus.WITHDRAWN, **confirmed),
+        "self-arranged": f.offer(db_session, places={autumn: 1}, kind=OfferKind.SELF_ARRANGED, **confirmed),
+        "pending employer": f.offer(db_session, places={autumn: 2}, employer=pending, **confirmed),
+        "no risk assessment": f.offer(db_session, places={autumn: 2}),
+        "no places": f.offer(db_session, places={autumn: 0}, **confirmed),
+    }
+    explained = {name for name, offer in cases.items() if offers.visibility_problem(offer) is not None}
+    assert explained == set(cases) - {"open"}
+    assert [o.code for o in offers.visible_offers(db_session)] == [cases["open"].code]
+    pupil = f.pupil(db_session, school_class=f.school_class(db_session, period=autumn))
+    db_session.add(m.Preference(pupil=pupil, offer=cases["open"], rank=1))
+    allocation_round = rounds.create_round(db_session, "Höst", ["h1"], actor=audit.CLI)
+    build = rounds.build_instance(db_session, allocation_round)
+    assert [o["id"] for o in build.instance["offers"]] == [cases["open"].code]
+    assert any(cases["no risk assessment"].code in note for note in build.notes)
+    assert planning.planning_overview(db_session).total_places == 2  # the open offer's places only

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from placement import models as m
 from placement.enums import EmployerStatus, OfferKind, OfferStatus, Sector
-from placement.services import planning
+from placement.services import offers, planning
 from placement.services.demo import load_demo_region
 from tests import factories as f
 
@@ -121,7 +121,7 @@ def test_the_demo_region_overview_agrees_with_plain_counts(db_session: Session) 
     overview = planning.planning_overview(db_session)
     assert overview.pupils.total == db_session.scalar(select(func.count(m.Pupil.id)))
     visible_places = db_session.scalar(
-        select(func.sum(m.OfferCapacity.places)).join(m.Offer).where(planning.usable_offer())
+        select(func.sum(m.OfferCapacity.places)).join(m.Offer).where(offers.pupil_facing())
     )
     assert overview.total_places == visible_places
     assert overview.oversubscribed(), "the demo region's popular sectors are oversubscribed somewhere"
