@@ -48,7 +48,7 @@ from placement.models import (
 )
 from placement.services import audit, mail, rounds
 from placement.services.offers import places_in
-from placement.services.preferences import ineligibility
+from placement.services.preferences import declined_offers, ineligibility
 from placement.services.recipients import reachable, school_staff
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def move(
     held = _held_elsewhere(session, round_id, pupil_id, period)
     if held is not None:
         raise Conflict(f"pupil {sid}: already placed in force at offer {held.offer.code} (round {held.round_id})")
-    why = ineligibility(pupil, offer, period)
+    why = ineligibility(pupil, offer, period, declined=declined_offers(session, pupil))
     if why is not None:
         raise NotEligible(f"pupil {sid} cannot be placed at offer {offer.code}: {why}")
     free = free_places(session, offer, period, round_id=round_id, ignore_pupil=pupil_id)

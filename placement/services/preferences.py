@@ -12,15 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from placement.db import utcnow, violated_constraint
+from placement.enums import AssignmentStatus
 from placement.errors import Conflict, ValidationError
-from placement.models import Offer, OfferCapacity, Period, Preference, PreferenceWindow, Pupil, School, SchoolClass
+from placement.models import (
+    Assignment,
+    Offer,
+    OfferCapacity,
+    Period,
+    Preference,
+    PreferenceWindow,
+    Pupil,
+    School,
+    SchoolClass,
+)
 from placement.services import audit
 from placement.services.offers import places_in, visibility_problem
 
@@ -65,8 +76,9 @@ def set_preferences(
         if period is None:
             problems.append(f"{label}: class {pupil.school_class.name} has no placement period yet")
         else:
+            declined = declined_offers(session, pupil)
             for offer in dict.fromkeys(chosen):
-                reason = ineligibility(pupil, offer, period)
+                reason = ineligibility(pupil, offer, period, declined=declined)
                 if reason is not None:
                     problems.append(f"{label}: offer {offer.code} cannot be chosen: {reason}")
     if problems:
@@ -104,13 +116,36 @@ def set_preferences(
     return created
 
 
-def ineligibility(pupil: Pupil, offer: Offer, period: Period) -> str | None:
-    """Why ``pupil`` cannot rank ``offer`` for ``period``, or None when they can."""
+def declined_offers(session: Session, pupil: Pupil) -> frozenset[int]:
+    """The offers whose employer declined ``pupil`` for a placement (in any round).
+
+    The pupil can neither rank nor be placed at them again, as the round's
+    instance excludes them (``excluded_offers``, see
+    :func:`placement.services.rounds.build_instance`).
+    """
+    return frozenset(
+        session.scalars(
+            select(Assignment.offer_id).where(
+                Assignment.pupil_id == pupil.id, Assignment.status == AssignmentStatus.DECLINED
+            )
+        )
+    )
+
+
+def ineligibility(pupil: Pupil, offer: Offer, period: Period, *, declined: Collection[int] = frozenset()) -> str | None:
+    """Why ``pupil`` cannot rank (or be placed at) ``offer`` for ``period``, or None when they can.
+
+    The rule the solver applies too (:func:`solver.eligibility.ineligibility`):
+    pass :func:`declined_offers` as ``declined`` (callers that check many
+    offers for one pupil read them once).
+    """
     problem = visibility_problem(offer)
     if problem is not None:
         return problem
     if offer.schools and pupil.school_id not in {s.id for s in offer.schools}:
         return "it is open only to pupils of other schools"
+    if offer.id in declined:
+        return "its employer declined the pupil for an earlier placement"
     if places_in(offer, period) <= 0:
         return f"it has no places in period {period.code}, when the pupil's class goes out"
     age = pupil.age_on(period.start_date)

@@ -204,8 +204,9 @@ def choosable_offers(session: Session, pupil: Pupil, filters: OfferFilter = Offe
     school = pupil.school
     origin = (school.lat, school.lon) if school.lat is not None and school.lon is not None else None
     lines: list[OfferLine] = []
+    declined = preferences.declined_offers(session, pupil)
     for offer in visible_offers(session, period=period, sector=filters.sector, school=school):
-        if preferences.ineligibility(pupil, offer, period) is not None:
+        if preferences.ineligibility(pupil, offer, period, declined=declined) is not None:
             continue
         if words:
             haystack = f"{offer.title}\n{offer.description}\n{offer.employer.name}".casefold()
@@ -298,7 +299,7 @@ def _check_choosable(session: Session, pupil: Pupil, code: str) -> None:
     period = pupil.school_class.period
     if offer is None or period is None:
         raise NotChoosable(f"pupil {pupil.id}: offer {code} cannot be chosen")
-    reason = preferences.ineligibility(pupil, offer, period)
+    reason = preferences.ineligibility(pupil, offer, period, declined=preferences.declined_offers(session, pupil))
     if reason is not None:
         raise NotChoosable(f"pupil {pupil.id}: offer {code} cannot be chosen: {reason}")
 

@@ -333,10 +333,11 @@ def eligible_offers(session: Session, pupil: Pupil) -> list[Offer]:
     period = pupil.school_class.period
     if period is None:
         return []
+    declined = preferences.declined_offers(session, pupil)
     return [
         offer
         for offer in offers.visible_offers(session, period=period, school=pupil.school)
-        if preferences.ineligibility(pupil, offer, period) is None
+        if preferences.ineligibility(pupil, offer, period, declined=declined) is None
     ]
 
 

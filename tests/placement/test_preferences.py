@@ -236,3 +236,33 @@ def test_pupils_without_preferences(db_session: Session, world: World) -> None:
     everyone = preferences.pupils_without_preferences(db_session)
     assert {bo, cleo, elsewhere} <= set(everyone)
     assert world.anna not in everyone
+
+
+def test_an_offer_whose_employer_declined_the_pupil_cannot_be_chosen_again(db_session: Session, world: World) -> None:
+    """As the solver excludes it (excluded_offers): the pupil's ranking, the offer list and the round agree."""
+    from placement.enums import AssignmentStatus
+    from placement.services import rounds, school_portal
+
+    earlier = rounds.create_round(db_session, "Vår", [world.w45.code], actor=audit.CLI)
+    db_session.add(
+        m.Assignment(
+            round_id=earlier.id,
+            pupil_id=world.anna.id,
+            offer_id=world.shop.id,
+            period_id=world.w45.id,
+            rank=1,
+            status=AssignmentStatus.DECLINED,
+        )
+    )
+    db_session.flush()
+    assert preferences.declined_offers(db_session, world.anna) == {world.shop.id}
+    with pytest.raises(ValidationError, match=f"offer {world.shop.code} cannot be chosen: its employer declined"):
+        choose(db_session, world, [world.shop, world.cafe])
+    assert world.shop not in school_portal.eligible_offers(db_session, world.anna)
+    assert world.cafe in school_portal.eligible_offers(db_session, world.anna)
+    choose(db_session, world, [world.cafe])
+    build = rounds.build_instance(
+        db_session, rounds.create_round(db_session, "Höst", [world.w45.code], actor=audit.CLI)
+    )
+    student = next(s for s in build.instance["students"] if s["id"] == rounds.student_id(world.anna.id))
+    assert student["excluded_offers"] == [world.shop.code]
