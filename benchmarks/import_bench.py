@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from placement.db import make_engine, utcnow
 from placement.migrate import upgrade
 from placement.models import Municipality, Pupil, School
-from placement.services import audit, imports
+from placement.services import audit, cohort_import
 
 TARGET_SECONDS = 10.0
 
@@ -79,11 +79,11 @@ def run(url: str, data: bytes, pupils: int) -> float:
             session.commit()
 
             start = time.perf_counter()
-            imports.import_cohort(session, school, data, "elever.xlsx", actor=audit.CLI, dry_run=True)
+            cohort_import.import_cohort(session, school, data, "elever.xlsx", actor=audit.CLI, dry_run=True)
             checked = time.perf_counter() - start
 
             start = time.perf_counter()
-            report = imports.import_cohort(session, school, data, "elever.xlsx", actor=audit.CLI)
+            report = cohort_import.import_cohort(session, school, data, "elever.xlsx", actor=audit.CLI)
             session.commit()
             total = time.perf_counter() - start
 

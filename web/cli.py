@@ -181,7 +181,7 @@ def import_cohort(school_code: str, dry_run: bool, file: Path) -> None:
 
     from placement.errors import PlacementError
     from placement.models import School
-    from placement.services import audit, imports
+    from placement.services import audit, cohort_import
 
     app = _app()
     try:
@@ -189,7 +189,7 @@ def import_cohort(school_code: str, dry_run: bool, file: Path) -> None:
             school = session.scalars(select(School).where(School.code == school_code)).first()
             if school is None:
                 _fail([f'school "{school_code}" does not exist'])
-            report = imports.import_cohort(
+            report = cohort_import.import_cohort(
                 session, school, file.read_bytes(), file.name, actor=audit.CLI, dry_run=dry_run
             )
     except PlacementError as exc:
@@ -204,12 +204,12 @@ def import_cohort(school_code: str, dry_run: bool, file: Path) -> None:
 def import_employers(approve: bool, dry_run: bool, file: Path) -> None:
     """Import employers, workplaces and offers."""
     from placement.errors import PlacementError
-    from placement.services import audit, imports
+    from placement.services import audit, employer_import
 
     app = _app()
     try:
         with _transaction(app) as session:
-            report = imports.import_employers(
+            report = employer_import.import_employers(
                 session, file.read_bytes(), file.name, actor=audit.CLI, approve=approve, dry_run=dry_run
             )
     except PlacementError as exc:

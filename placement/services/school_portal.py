@@ -66,7 +66,17 @@ from placement.models import (
     SchoolMembership,
     User,
 )
-from placement.services import audit, employers, exports, imports, login_codes, offers, preferences, season
+from placement.services import (
+    audit,
+    cohort_import,
+    employers,
+    exports,
+    import_cells,
+    login_codes,
+    offers,
+    preferences,
+    season,
+)
 from placement.services.rounds import student_id
 
 logger = logging.getLogger(__name__)
@@ -315,10 +325,10 @@ def import_cohort(
     *,
     actor: audit.Actor,
     dry_run: bool,
-) -> imports.ImportReport:
+) -> import_cells.ImportReport:
     """The cohort import for one of the user's schools (all rows or none; ``dry_run`` writes nothing)."""
     school = school_for(session, user, school_id)
-    return imports.import_cohort(session, school, data, filename, actor=actor, dry_run=dry_run)
+    return cohort_import.import_cohort(session, school, data, filename, actor=actor, dry_run=dry_run)
 
 
 # --- preferences on the pupil's behalf ------------------------------------------------------------------------------

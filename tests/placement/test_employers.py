@@ -306,7 +306,7 @@ def test_workplace_update_refuses_unknown_fields_and_half_coordinates(db_session
 
 def test_registration_and_the_import_apply_the_same_rule() -> None:
     """One rule: what registration accepts the employer import accepts, and the other way round."""
-    from placement.services import imports
+    from placement.services import employer_import, import_cells
 
     for raw in ("165560125790", "556012-5790", "5560125791", "55601-25790", "175560125790", "55601A-5790"):
         try:
@@ -314,7 +314,7 @@ def test_registration_and_the_import_apply_the_same_rule() -> None:
         except ValidationError:
             registered = None
         try:
-            imported: str | None = imports._org_number(raw)
-        except imports._Invalid:
+            imported: str | None = employer_import._org_number(raw)
+        except import_cells.Invalid:
             imported = None
         assert registered == imported, raw

@@ -23,8 +23,9 @@ from placement import tabular, validation
 from placement.enums import EmployerStatus, Gender, GeoStatus, Sector
 from placement.errors import ImportRejected, ValidationError
 from placement.models import AuditEvent, Employer, Offer, Pupil, SchoolClass, Workplace
-from placement.services import audit, imports
-from placement.services.imports import import_cohort, import_employers
+from placement.services import audit, employer_import, import_cells
+from placement.services.cohort_import import import_cohort
+from placement.services.employer_import import import_employers
 from placement.tabular import normalise_header, read_table
 from tests import factories
 
@@ -596,7 +597,7 @@ def test_problem_lists_are_capped(db_session: Session) -> None:
     school = factories.school(db_session)
     rows = [HEADER] + [[f"Elev{n}", "Ek", "8A", "?", str(YEAR_8), "1", str(n)] for n in range(250)]
     problems = rejected(import_cohort, db_session, school, csv_bytes(rows), "elever.csv", actor=ACTOR)
-    assert len(problems) == imports.MAX_PROBLEMS + 1
+    assert len(problems) == import_cells.MAX_PROBLEMS + 1
     assert problems[-1] == "... and 50 more problems"
 
 
@@ -666,11 +667,11 @@ def test_excel_employer_list_in_windows_1252(
     ],
 )
 def test_sector_names(name: str, sector: Sector) -> None:
-    assert imports._sector(name) is sector
+    assert employer_import._sector(name) is sector
 
 
 def test_every_sector_has_a_swedish_name() -> None:
-    assert set(imports._SECTOR_NAMES) == set(Sector)
+    assert set(employer_import._SECTOR_NAMES) == set(Sector)
 
 
 def test_org_numbers_are_checked_and_normalised(db_session: Session, weeks: dict[str, factories.m.Period]) -> None:
@@ -901,7 +902,7 @@ def test_the_import_checks_e_mail_addresses_as_every_form_does(raw: str) -> None
     problems: list[str] = []
     expected = validation.optional_email(problems, "offer", "supervisor_email", raw)
     if expected is None:
-        with pytest.raises(imports._Invalid, match="is not an e-mail address"):
-            imports._email(raw.strip())
+        with pytest.raises(import_cells.Invalid, match="is not an e-mail address"):
+            employer_import._email(raw.strip())
     else:
-        assert imports._email(raw.strip()) == expected
+        assert employer_import._email(raw.strip()) == expected
