@@ -21,7 +21,8 @@ from placement import models as m
 from placement.enums import AssignmentStatus, OfferKind, OfferStatus, Role, RoundStatus, Sector
 from placement.errors import NotFound
 from placement.services import accounts, audit, login_codes, school_portal
-from placement.services.school_portal import PupilStatus, UploadStore
+from placement.services.school_portal import PupilStatus
+from placement.services.uploads import UPLOAD_TTL, UploadStore
 from tests import factories as f
 from tests.conftest import csrf_token
 
@@ -415,10 +416,10 @@ def test_the_upload_store_keeps_files_private_and_short_lived(tmp_path: Path, db
     with pytest.raises(NotFound):
         store.get(stranger, token)
     with pytest.raises(NotFound):
-        store.get(owner, token, now=dt.datetime.now(dt.UTC) + school_portal.UPLOAD_TTL + dt.timedelta(seconds=1))
+        store.get(owner, token, now=dt.datetime.now(dt.UTC) + UPLOAD_TTL + dt.timedelta(seconds=1))
     with pytest.raises(NotFound):
         store.get(owner, "not/a/token")
-    later = dt.datetime.now(dt.UTC) + 2 * school_portal.UPLOAD_TTL
+    later = dt.datetime.now(dt.UTC) + 2 * UPLOAD_TTL
     assert store.purge(now=later) == 1
     with pytest.raises(NotFound):
         store.get(owner, token)

@@ -20,7 +20,7 @@ from wtforms import SelectChoice
 
 from placement.errors import ImportRejected, NotFound
 from placement.models import User
-from placement.services import audit, school_portal, season
+from placement.services import audit, school_portal, season, uploads
 from placement.services.school_portal import PupilStatus, SelfArranged
 from web.extensions import db
 from web.labels import sector_label
@@ -138,9 +138,9 @@ def _sheet(issued: list[Any], title: str, *, back: str) -> Response:
 # --- cohort import -----------------------------------------------------------------------------------------------
 
 
-def _store() -> school_portal.UploadStore:
+def _store() -> uploads.UploadStore:
     folder = current_app.config.get("SCHOOL_UPLOAD_FOLDER") or Path(current_app.instance_path) / "cohort-uploads"
-    return school_portal.UploadStore(Path(folder))
+    return uploads.UploadStore(Path(folder))
 
 
 def _upload_form() -> UploadForm:
