@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
@@ -39,6 +40,7 @@ from placement.models import (
     EmployerMembership,
     ManualPlacement,
     Offer,
+    OfferCapacity,
     Period,
     Preference,
     Pupil,
@@ -89,10 +91,67 @@ def current(session: Session, round_id: int, pupil_id: int) -> Assignment | None
     return chosen[0] if chosen else None
 
 
+def lock_places(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
+    """Lock the capacity rows of these (offer id, period id) pairs until the transaction ends.
+
+    Whoever takes a place locks its capacity first and counts after, so two
+    takers of the last place queue instead of both seeing it free.  The locks
+    are taken in one order, so that two takers of several places cannot wait
+    for each other.  On PostgreSQL this is ``SELECT ... FOR UPDATE``; SQLite
+    has no row locks, and every write transaction there holds the database's
+    write lock from its start (:mod:`placement.db`), which serialises them.
+    """
+    for offer_id, period_id in sorted(set(pairs)):
+        session.execute(
+            select(OfferCapacity.id)
+            .where(OfferCapacity.offer_id == offer_id, OfferCapacity.period_id == period_id)
+            .with_for_update()
+        )
+
+
+def check_places(session: Session, round_id: int) -> None:
+    """Refuse (:class:`CapacityExceeded`) when an offer the round places pupils at holds more than its places.
+
+    Counts the placements in force of every round at each (offer, period) the
+    round has placements in force at, after locking them; the caller's
+    transaction then rolls back whatever put them there.
+    """
+    pairs = session.execute(
+        select(Assignment.offer_id, Assignment.period_id)
+        .where(Assignment.round_id == round_id, Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES))
+        .distinct()
+    ).all()
+    lock_places(session, [(o, p) for o, p in pairs])
+    problems = []
+    for offer_id, period_id in sorted(set(pairs)):
+        held = session.scalar(
+            select(func.count(func.distinct(Assignment.pupil_id))).where(
+                Assignment.offer_id == offer_id,
+                Assignment.period_id == period_id,
+                Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+            )
+        )
+        places = session.scalar(
+            select(OfferCapacity.places).where(OfferCapacity.offer_id == offer_id, OfferCapacity.period_id == period_id)
+        )
+        if (held or 0) > (places or 0):
+            offer = session.get(Offer, offer_id)
+            period = session.get(Period, period_id)
+            problems.append(
+                f"offer {offer.code if offer else offer_id}: {held} pupils in force in period "
+                f"{period.code if period else period_id}, but only {places or 0} places"
+            )
+    if problems:
+        raise CapacityExceeded(f"round {round_id}: " + "; ".join(problems))
+
+
 def free_places(
     session: Session, offer: Offer, period: Period, *, round_id: int, ignore_pupil: int | None = None
 ) -> int:
-    """Places of ``offer`` in ``period`` not held by a placement in force or by this round's proposal."""
+    """Places of ``offer`` in ``period`` not held by a placement in force or by this round's proposal.
+
+    Counts as it stands; a caller that then takes a place locks it first (:func:`lock_places`).
+    """
     taken = session.scalar(
         select(func.count(func.distinct(Assignment.pupil_id))).where(
             Assignment.offer_id == offer.id,
@@ -126,6 +185,7 @@ def move(
     why = ineligibility(pupil, offer, period, declined=declined_offers(session, pupil))
     if why is not None:
         raise NotEligible(f"pupil {sid} cannot be placed at offer {offer.code}: {why}")
+    lock_places(session, [(offer.id, period.id)])
     free = free_places(session, offer, period, round_id=round_id, ignore_pupil=pupil_id)
     if free <= 0:
         raise CapacityExceeded(
@@ -296,6 +356,7 @@ def publish(
         .where(Assignment.round_id == round_id, Assignment.status == AssignmentStatus.PROPOSED)
         .values(status=AssignmentStatus.PUBLISHED, updated_at=now)
     ).rowcount  # type: ignore[attr-defined]
+    check_places(session, round_id)
     session.refresh(allocation_round)
     audit.record(
         session,
@@ -557,6 +618,7 @@ def accept_changes(session: Session, round_id: int, *, actor: audit.Actor) -> in
             before={"pupil": entry["student"], "offer": entry["from"]},
             after={"pupil": entry["student"], "offer": entry["to"], "reason": entry["reason"]},
         )
+    check_places(session, round_id)
     outcome = dict(allocation_round.outcome or {})
     outcome["changes"] = dict(outcome.get("changes") or {}) | {"accepted_at": now.isoformat(), "moves": []}
     allocation_round.outcome = outcome
