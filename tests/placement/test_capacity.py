@@ -139,9 +139,12 @@ def test_publication_refuses_an_over_filled_offer(live_engine: Engine) -> None:
                 )
             )
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
-    with storm.make_session() as session, pytest.raises(CapacityExceeded, match=f"offer {storm.offers[0]}"):
-        with session.begin():
-            assignments.publish(session, storm.round_id, deadline, actor=COORDINATOR)
+    with (
+        storm.make_session() as session,
+        pytest.raises(CapacityExceeded, match=f"offer {storm.offers[0]}"),
+        session.begin(),
+    ):
+        assignments.publish(session, storm.round_id, deadline, actor=COORDINATOR)
     with storm.make_session() as session:
         assert rounds.get_round(session, storm.round_id).status is RoundStatus.PROPOSED
         published = session.scalar(
