@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,10 +13,11 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, logout_user, user_logged_in
 from sqlalchemy import Engine
 
 from placement.db import make_engine
+from placement.enums import Role
 from placement.models import User
 from web import config as config_module
 from web.extensions import babel, csrf, db, login_manager
@@ -85,6 +87,35 @@ def configure_extensions(app: Flask) -> None:
         if user is None or not user.active or user.session_version != version:
             return None
         return user
+
+    configure_session_lifetime(app)
+
+
+SIGNED_IN_AT = "signed_in_at"
+"""Session key: when the user logged in (seconds since the epoch)."""
+
+
+def configure_session_lifetime(app: Flask) -> None:
+    """End a login after an absolute lifetime, however active it has been since.
+
+    ``SESSION_HOURS`` for staff (12 h: a working day), ``PUPIL_SESSION_HOURS``
+    for pupils (8 h: a school day), counted from the login; a copied cookie
+    stops working then at the latest.  The user logs in again.
+    """
+
+    @user_logged_in.connect_via(app)
+    def _stamp(sender: Flask, user: User, **extra: Any) -> None:
+        session[SIGNED_IN_AT] = int(time.time())
+
+    @app.before_request
+    def _expire() -> None:
+        if not current_user.is_authenticated:
+            return
+        hours = app.config["PUPIL_SESSION_HOURS" if current_user.role is Role.PUPIL else "SESSION_HOURS"]
+        started = session.get(SIGNED_IN_AT)
+        if not isinstance(started, int) or time.time() - started > float(hours) * 3600:
+            logout_user()
+            session.pop(SIGNED_IN_AT, None)
 
 
 #: ``{img_src}`` is filled by :func:`content_security_policy` from the map tile server.

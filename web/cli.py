@@ -118,7 +118,11 @@ def serve(host: str, port: int) -> None:
     """Serve the app with Flask's server (for production use gunicorn, see README)."""
     app = _app()
     if not app.config["SECRET_KEY_FROM_ENV"]:
-        click.echo("warning: PRAKTIK_SECRET_KEY is not set; sessions end when the server restarts", err=True)
+        click.echo(
+            "note: PRAKTIK_SECRET_KEY is not set; sessions are signed with the key kept in the instance folder "
+            "(several hosts need the same PRAKTIK_SECRET_KEY)",
+            err=True,
+        )
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
