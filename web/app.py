@@ -15,6 +15,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user, user_logged_in
 from sqlalchemy import Engine
+from werkzeug.routing import IntegerConverter, Map
 
 from placement.db import make_engine
 from placement.enums import Role
@@ -164,7 +165,22 @@ def configure_security_headers(app: Flask) -> None:
         return response
 
 
+class RecordId(IntegerConverter):
+    """``<int:…>`` in every route: a whole number an id column can hold (0 to 2**31 - 1), else 404.
+
+    Ids are ``integer`` columns (32 bits on PostgreSQL); a larger number
+    would reach the database and fail there (out of range, or an
+    OverflowError on SQLite past 2**63) with a 500 instead of finding nothing.
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 0)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = RecordId
     from web.auth import bp as auth_bp
     from web.coordinator import bp as coordinator_bp
     from web.employer import bp as employer_bp

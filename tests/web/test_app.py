@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -86,3 +87,26 @@ def test_security_headers_on_every_response(client: FlaskClient) -> None:
 
 def test_health_endpoint(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/coordinator/rounds/{2**31}",
+        f"/coordinator/rounds/{2**63}",
+        f"/coordinator/rounds/{2**64 + 5}",
+        f"/school/pupils/{10**30}",
+        f"/employer/offers/{2**63}",
+    ],
+)
+def test_an_id_too_large_for_the_database_finds_nothing_instead_of_failing(
+    client: FlaskClient, db_session: Session, path: str
+) -> None:
+    user = f.user(db_session, Role.COORDINATOR, email="kim@kommun.example")
+    accounts.set_password(user, "rätt-lösenord-1")
+    db_session.flush()
+    client.post(
+        "/auth/login", data={"email": user.email, "password": "rätt-lösenord-1", "csrf_token": csrf_token(client)}
+    )
+    assert client.get(path).status_code in (403, 404)
+    assert client.get(f"/coordinator/rounds/{2**31 - 1}").status_code == 404  # the largest id: simply not there
