@@ -110,3 +110,21 @@ def test_an_id_too_large_for_the_database_finds_nothing_instead_of_failing(
     )
     assert client.get(path).status_code in (403, 404)
     assert client.get(f"/coordinator/rounds/{2**31 - 1}").status_code == 404  # the largest id: simply not there
+
+
+@pytest.mark.parametrize(
+    ("target", "lands"),
+    [
+        ("/coordinator/?tab=2", "/coordinator/?tab=2"),
+        ("/\t/example.org", "/"),
+        ("/\\example.org", "/"),
+        ("//example.org", "/"),
+        ("/a\nb", "/"),
+        ("https://example.org/", "/"),
+        ("", "/"),
+    ],
+)
+def test_the_language_form_sends_the_user_back_only_to_this_site(client: FlaskClient, target: str, lands: str) -> None:
+    response = client.post("/lang/en", data={"next": target, "csrf_token": csrf_token(client, "/")})
+    assert response.status_code == 302
+    assert response.headers["Location"] == lands

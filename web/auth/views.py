@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -12,12 +10,11 @@ from placement.services import accounts
 from web.auth import bp
 from web.auth.forms import LoginForm, LogoutForm
 from web.extensions import db
+from web.redirects import local_path
 
 
 def _safe_next(target: str | None) -> str:
-    if target and urlsplit(target).netloc == "" and urlsplit(target).scheme == "" and target.startswith("/"):
-        return target
-    return url_for("main.index")
+    return local_path(target) or url_for("main.index")
 
 
 def _pupil_login_url() -> str:

@@ -8,6 +8,7 @@ from placement.enums import Role
 from placement.services.overview import region_summary
 from web.extensions import db
 from web.main import bp
+from web.redirects import local_path
 
 #: Where each role starts after logging in.
 HOMES = {
@@ -32,8 +33,7 @@ def set_language(code: str) -> ResponseReturnValue:
     if code not in current_app.config["LANGUAGES"]:
         abort(404)
     session["lang"] = code
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("main.index"))
+    return redirect(local_path(request.form.get("next")) or url_for("main.index"))
 
 
 @bp.route("/healthz")
