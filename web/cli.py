@@ -71,6 +71,20 @@ def _fail(problems: list[str], code: int = 2) -> None:
     sys.exit(code)
 
 
+@main.command("check-config")
+def check_config() -> None:
+    """Report every unsafe, missing or notable production setting; exit status 1 when one is unsafe or missing."""
+    from web.config import production_findings
+
+    app = _app()
+    findings = production_findings(app.config)
+    for finding in findings:
+        click.echo(f"{finding.level}: {finding.variable}: {finding.text}")
+    failing = [f for f in findings if f.level in ("unsafe", "missing")]
+    click.echo(f"{len(failing)} to fix, {len(findings) - len(failing)} to note." if findings else "Nothing to fix.")
+    sys.exit(1 if failing else 0)
+
+
 @main.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema (runs the migrations)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -85,6 +88,89 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAP_ATTRIBUTION": os.environ.get("PRAKTIK_MAP_ATTRIBUTION", "© OpenStreetMap contributors"),
         "SCHEDULER_ENABLED": False,
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One production setting to look at: ``unsafe`` and ``missing`` ones fail ``praktik check-config``."""
+
+    level: str
+    """``unsafe``, ``missing`` or ``note``."""
+    variable: str
+    text: str
+
+
+def production_findings(settings: Mapping[str, Any]) -> list[Finding]:
+    """What is unsafe, missing or worth knowing in these settings for a production server."""
+    out: list[Finding] = []
+    base_url = str(settings.get("BASE_URL") or "")
+    https = base_url.startswith("https://")
+    if https and not settings.get("SESSION_COOKIE_SECURE"):
+        out.append(
+            Finding(
+                "unsafe",
+                "PRAKTIK_SECURE_COOKIES",
+                "the site is served over HTTPS but cookies may travel unencrypted; set it to true",
+            )
+        )
+    if not https:
+        out.append(
+            Finding(
+                "unsafe",
+                "PRAKTIK_BASE_URL",
+                f"{base_url or '(empty)'} is not an https:// address: "
+                "logins and pupils' data would cross the network unencrypted",
+            )
+        )
+    host = urlsplit(base_url).hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1", ""):
+        out.append(
+            Finding(
+                "missing", "PRAKTIK_BASE_URL", "the links in e-mail point at this machine; set the address people open"
+            )
+        )
+    if not settings.get("SECRET_KEY_FROM_ENV"):
+        out.append(
+            Finding(
+                "note",
+                "PRAKTIK_SECRET_KEY",
+                "not set: the key kept in the instance folder signs sessions, which serves one host; "
+                "several hosts need the same value set on each",
+            )
+        )
+    if str(settings.get("MAIL_SENDER") or "").endswith("@localhost"):
+        out.append(
+            Finding(
+                "missing",
+                "PRAKTIK_MAIL_SENDER",
+                "mail would go out from an address at localhost; set the municipality's sender address",
+            )
+        )
+    if settings.get("MAIL_HOST") in ("localhost", "127.0.0.1") and not settings.get("MAIL_USE_TLS"):
+        out.append(
+            Finding(
+                "note",
+                "PRAKTIK_MAIL_HOST",
+                "mail goes to a server on this machine without STARTTLS; fine for a local relay",
+            )
+        )
+    if not settings.get("GEOCODER_USER_AGENT"):
+        out.append(
+            Finding(
+                "missing",
+                "PRAKTIK_GEOCODER_USER_AGENT",
+                "addresses cannot be geocoded until the installation identifies itself to Nominatim",
+            )
+        )
+    if str(settings.get("DATABASE_URL") or "").startswith("sqlite"):
+        out.append(
+            Finding(
+                "note",
+                "PRAKTIK_DATABASE_URL",
+                "the embedded SQLite database: one host only; PostgreSQL for several web hosts or workers",
+            )
+        )
+    return out
 
 
 TEST_CONFIG: dict[str, Any] = {

@@ -156,3 +156,33 @@ def test_purge_dry_run_then_purge(sqlite_file: Engine, monkeypatch: pytest.Monke
         assert [p.first_name for p in session.scalars(select(m.Pupil))] == ["Ny"]
         assert len(session.scalars(select(m.PurgeRecord)).all()) == 1
     assert run("purge").output.strip() == "Nothing to purge."
+
+
+def test_check_config_names_every_unsafe_or_missing_production_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRAKTIK_DATABASE_URL", f"sqlite:///{tmp_path / 'c.sqlite'}")
+    for name in ("PRAKTIK_BASE_URL", "PRAKTIK_SECURE_COOKIES", "PRAKTIK_MAIL_SENDER", "PRAKTIK_GEOCODER_USER_AGENT"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, ["check-config"])
+    assert result.exit_code == 1
+    for expected in (
+        "unsafe: PRAKTIK_BASE_URL",
+        "missing: PRAKTIK_BASE_URL",
+        "missing: PRAKTIK_MAIL_SENDER",
+        "missing: PRAKTIK_GEOCODER_USER_AGENT",
+        "note: PRAKTIK_DATABASE_URL",
+    ):
+        assert expected in result.output
+    monkeypatch.setenv("PRAKTIK_BASE_URL", "https://prao.kommun.example")
+    monkeypatch.setenv("PRAKTIK_MAIL_SENDER", "Praktik <prao@kommun.example>")
+    monkeypatch.setenv("PRAKTIK_GEOCODER_USER_AGENT", "Praktik, Kommunen, it@kommun.example")
+    result = CliRunner().invoke(main, ["check-config"])
+    assert result.exit_code == 1
+    assert "unsafe: PRAKTIK_SECURE_COOKIES" in result.output  # HTTPS without secure cookies
+    monkeypatch.setenv("PRAKTIK_SECURE_COOKIES", "true")
+    monkeypatch.setenv("PRAKTIK_SECRET_KEY", "s" * 48)
+    result = CliRunner().invoke(main, ["check-config"])
+    assert result.exit_code == 0, result.output
+    assert "unsafe" not in result.output
+    assert "missing" not in result.output
