@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, flash, redirect, render_template, request
+from flask import Flask, current_app, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -15,12 +18,39 @@ from web.extensions import db
 logger = logging.getLogger(__name__)
 
 
+def _http_text(code: int) -> tuple[str, str]:
+    """The title and the explanation of an HTTP error page, in the user's language."""
+    if code == 400:
+        return _("Felaktig förfrågan"), _("Sidan kunde inte läsa det som skickades. Ladda om sidan och försök igen.")
+    if code == 403:
+        return _("Ingen behörighet"), _("Du har inte behörighet att göra det här.")
+    if code == 405:
+        return _("Går inte att göra så"), _("Sidan kan inte användas på det sättet.")
+    if code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        return _("Filen är för stor"), _(
+            "En fil får vara högst %(mb)s MB. Dela upp filen, eller ta bort tomma rader och kolumner och försök igen.",
+            mb=format_decimal(round(limit / (1024 * 1024), 1)),
+        )
+    if code == 429:
+        return _("För många försök"), _("Vänta en stund och försök igen.")
+    return _("Något gick fel"), _("Sidan kunde inte visas. Försök igen om en stund.")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:
         code = exc.code or 500
-        template = "errors/404.html" if code == 404 else "errors/error.html"
-        return render_template(template, error=exc), code
+        if code == 404:
+            return render_template("errors/404.html", error=exc), code
+        if isinstance(exc, CSRFError):
+            title, text = _("Formuläret kunde inte skickas"), _(
+                "Formuläret har gått ut eller kom inte från den här sidan (CSRF-skyddet). "
+                "Ladda om sidan och försök igen."
+            )
+        else:
+            title, text = _http_text(code)
+        return render_template("errors/error.html", error=None, title=title, text=text), code
 
     @app.errorhandler(PlacementError)
     def _domain(exc: PlacementError) -> ResponseReturnValue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -128,3 +129,20 @@ def test_the_language_form_sends_the_user_back_only_to_this_site(client: FlaskCl
     response = client.post("/lang/en", data={"next": target, "csrf_token": csrf_token(client, "/")})
     assert response.status_code == 302
     assert response.headers["Location"] == lands
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "limit"),
+    [("sv", "Filen är för stor", "högst 1 MB"), ("en", "The file is too large", "at most 1 MB")],
+)
+def test_too_large_an_upload_is_told_in_the_users_language_with_the_limit(
+    app: Flask, client: FlaskClient, lang: str, title: str, limit: str
+) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    client.post(f"/lang/{lang}", data={"next": "/", "csrf_token": csrf_token(client, "/")})
+    response = client.post("/lang/sv", data={"next": "/", "blob": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert title in page
+    assert limit in page
+    assert "Request Entity Too Large" not in page
