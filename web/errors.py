@@ -44,9 +44,12 @@ def register_error_handlers(app: Flask) -> None:
         if code == 404:
             return render_template("errors/404.html", error=exc), code
         if isinstance(exc, CSRFError):
-            title, text = _("Formuläret kunde inte skickas"), _(
-                "Formuläret har gått ut eller kom inte från den här sidan (CSRF-skyddet). "
-                "Ladda om sidan och försök igen."
+            title, text = (
+                _("Formuläret kunde inte skickas"),
+                _(
+                    "Formuläret har gått ut eller kom inte från den här sidan (CSRF-skyddet). "
+                    "Ladda om sidan och försök igen."
+                ),
             )
         else:
             title, text = _http_text(code)
