@@ -140,6 +140,24 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+STAFF_PASSWORD = "rätt-lösenord-1"
+
+
+def log_in_coordinator(client: FlaskClient, session: Session, email: str = "kim@kommun.example") -> int:
+    """Make a coordinator with :data:`STAFF_PASSWORD` and log in through the login form; the response's status."""
+    from placement.enums import Role
+    from placement.services import accounts
+    from tests import factories
+
+    user = factories.user(session, Role.COORDINATOR, email=email)
+    accounts.set_password(user, STAFF_PASSWORD)
+    session.flush()
+    response = client.post(
+        "/auth/login", data={"email": email, "password": STAFF_PASSWORD, "csrf_token": csrf_token(client)}
+    )
+    return response.status_code
+
+
 def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
     """The CSRF token of the form on ``path``, as a browser would send it back."""
     import re

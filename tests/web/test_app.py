@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from placement.enums import Role
 from placement.services import accounts
 from tests import factories as f
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, log_in_coordinator
 
 
 def _login(client: FlaskClient, email: str, password: str) -> int:
@@ -103,12 +103,7 @@ def test_health_endpoint(client: FlaskClient) -> None:
 def test_an_id_too_large_for_the_database_finds_nothing_instead_of_failing(
     client: FlaskClient, db_session: Session, path: str
 ) -> None:
-    user = f.user(db_session, Role.COORDINATOR, email="kim@kommun.example")
-    accounts.set_password(user, "rätt-lösenord-1")
-    db_session.flush()
-    client.post(
-        "/auth/login", data={"email": user.email, "password": "rätt-lösenord-1", "csrf_token": csrf_token(client)}
-    )
+    assert log_in_coordinator(client, db_session) == 302
     assert client.get(path).status_code in (403, 404)
     assert client.get(f"/coordinator/rounds/{2**31 - 1}").status_code == 404  # the largest id: simply not there
 

@@ -9,9 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from placement.enums import Role
-from tests import factories as f
-from tests.conftest import csrf_token
+from tests.conftest import log_in_coordinator
 from web import config
 from web.app import SIGNED_IN_AT
 
@@ -42,24 +40,11 @@ def test_the_environment_key_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert not (tmp_path / config.SECRET_KEY_FILE).exists()
 
 
-def _login(client: FlaskClient, email: str) -> None:
-    response = client.post(
-        "/auth/login",
-        data={"email": email, "password": "rätt-lösenord-1", "csrf_token": csrf_token(client)},
-    )
-    assert response.status_code == 302
-
-
 @pytest.mark.parametrize("hours_late", [0.5, 13])
 def test_a_staff_login_ends_twelve_hours_after_it_began(
     client: FlaskClient, db_session: Session, hours_late: float
 ) -> None:
-    from placement.services import accounts
-
-    user = f.user(db_session, Role.COORDINATOR, email="kim@kommun.example")
-    accounts.set_password(user, "rätt-lösenord-1")
-    db_session.flush()
-    _login(client, "kim@kommun.example")
+    assert log_in_coordinator(client, db_session) == 302
     assert client.get("/coordinator/").status_code == 200
     with client.session_transaction() as session:
         session[SIGNED_IN_AT] = int(session[SIGNED_IN_AT] - hours_late * 3600)
@@ -72,12 +57,7 @@ def test_a_staff_login_ends_twelve_hours_after_it_began(
 
 
 def test_a_cookie_without_a_login_time_is_not_honoured(client: FlaskClient, db_session: Session) -> None:
-    from placement.services import accounts
-
-    user = f.user(db_session, Role.COORDINATOR, email="sam@kommun.example")
-    accounts.set_password(user, "rätt-lösenord-1")
-    db_session.flush()
-    _login(client, "sam@kommun.example")
+    assert log_in_coordinator(client, db_session, "sam@kommun.example") == 302
     with client.session_transaction() as session:
         del session[SIGNED_IN_AT]
     assert client.get("/coordinator/").status_code == 302
