@@ -41,17 +41,17 @@ def _child(  # pragma: no cover  (runs in the child process; exercised by tests/
     try:
         instance = solver.load_instance(instance_doc)
         if previous is not None:
-            results = iter([solver.solve(instance, method=methods[0], previous=solver.result_from_dict(previous))])
-        else:
-            results = solver.solve_methods(instance, methods)
+            result = solver.solve(instance, method=methods[0], previous=solver.result_from_dict(previous))
+            conn.send(("ok", methods[0], result.to_dict()))
+            return
+        prepared = solver.PreparedRound(instance)  # one network for every method
         for method in methods:
             try:
-                conn.send(("ok", method, next(results).to_dict()))
+                conn.send(("ok", method, prepared.solve(method).to_dict()))
             except Exception as exc:
                 conn.send(("error", method, f"{type(exc).__name__}: {exc}"))
                 if method == methods[0]:
                     return
-                results = solver.solve_methods(instance, methods[methods.index(method) + 1 :])
     except solver.InstanceError as exc:
         conn.send(("error", methods[0], "; ".join(exc.problems[:20])))
     except Exception as exc:

@@ -15,7 +15,7 @@ The objective, the guarantees and the extension fields are documented in
 
 from solver.check import Violation, check
 from solver.compare import Comparison, MethodSummary, compare
-from solver.engine import solve, solve_methods
+from solver.engine import PreparedRound, solve, solve_methods
 from solver.explain import explain
 from solver.flow import SolverError
 from solver.load import InstanceError, load_instance, read_instance
@@ -44,6 +44,7 @@ __all__ = [
     "Offer",
     "Period",
     "Policy",
+    "PreparedRound",
     "Result",
     "ResultError",
     "School",

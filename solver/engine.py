@@ -69,12 +69,29 @@ def solve_methods(
     """
     for method in methods:
         _check_method(method)
-    instance = _with_policy(instance, seed, time_limit_s)
-    started = time.perf_counter()
-    net = build_network(instance)
-    built_s = time.perf_counter() - started
+    prepared = PreparedRound(instance, seed=seed, time_limit_s=time_limit_s)
     for method in methods:
-        yield _solve_on(net, method, None, None, started=time.perf_counter(), built_s=built_s)
+        yield prepared.solve(method)
+
+
+class PreparedRound:
+    """A new round with its network built once, to be solved by one method after another.
+
+    :func:`solve_methods` is the usual way in; a caller that must carry on
+    when one method fails (the review's comparisons) calls :meth:`solve`
+    itself, method by method.
+    """
+
+    def __init__(self, instance: Instance, *, seed: int | None = None, time_limit_s: float | None = None) -> None:
+        instance = _with_policy(instance, seed, time_limit_s)
+        started = time.perf_counter()
+        self.net = build_network(instance)
+        self.built_s = time.perf_counter() - started
+
+    def solve(self, method: str) -> Result:
+        """The round solved by ``method``, as :func:`solve` would give it."""
+        _check_method(method)
+        return _solve_on(self.net, method, None, None, started=time.perf_counter(), built_s=self.built_s)
 
 
 def _check_method(method: str) -> None:

@@ -179,6 +179,7 @@ class _Period:
     heads: I32
     supply: I32
     """Compact node numbers (sink 0): they keep OR-Tools' arrays and its cost-range check small."""
+    capacities: I64
 
 
 class PeriodFlows:
@@ -213,6 +214,7 @@ class PeriodFlows:
                     np.searchsorted(nodes, layout.tails[arcs]).astype(np.int32),
                     np.searchsorted(nodes, layout.heads[arcs]).astype(np.int32),
                     np.searchsorted(nodes, supply).astype(np.int32),
+                    layout.capacities[arcs],
                 )
             )
             self.nodes[period] = len(nodes)
@@ -231,8 +233,7 @@ class PeriodFlows:
             self._pool = None
 
     def _run(self, unit: I64) -> list[tuple[I64, int, int]]:
-        layout = self.layout
-        tasks = [(p.tails, p.heads, layout.capacities[p.arcs], unit[p.arcs], p.supply) for p in self.periods]
+        tasks = [(p.tails, p.heads, p.capacities, unit[p.arcs], p.supply) for p in self.periods]
         if self.processes <= 1:
             return [_solve_period(*task) for task in tasks]
         if self._pool is None:

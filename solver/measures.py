@@ -300,8 +300,9 @@ def equity(instance: Instance, assignments: Sequence[Assignment]) -> Equity:
     got = np.zeros(n, dtype=np.bool_)
     at = np.flatnonzero(wants & (rank >= 1) & (placed_pair >= 0))
     got[at] = over[placed_pair[at]]
-    facts = {"rankers": rankers, "top": top, "placed": placed, "wants": wants, "got": got}
-    return from_outcome((school, gender, need), **facts, over=int(over.sum()))
+    return from_outcome(
+        (school, gender, need), rankers=rankers, top=top, placed=placed, wants=wants, got=got, over=int(over.sum())
+    )
 
 
 def from_outcome(

@@ -498,10 +498,11 @@ def optimise(
     with CostModel(net, seed) as model:
         if bonuses is not None and method == "optimal":
             dims = dimensions(net.instance)
+            given = Prices.from_dict(dims, bonuses)
             model.solve()  # as the calibration does: the same constants, so the same optimum among ties
-            outcome = model.solve(Prices.from_dict(dims, bonuses).per_student(dims))
+            outcome = model.solve(given.per_student(dims))
             details: dict[str, Any] = {"objective": "rank^2 with given equity bonuses", "lexicographic": model.mode}
-            details["bonuses"] = Prices.from_dict(dims, bonuses).to_dict(dims)
+            details["bonuses"] = given.to_dict(dims)
             return complete(net, outcome, seed), details, model.certified
         return _calibrate(net, model, method, seed, deadline)
 
@@ -543,8 +544,8 @@ def _calibrate(
         admissible = [k for k, c in enumerate(candidates) if c[2].top3 >= plain.top3 - slack]
         return max(admissible, key=key)  # plain is always admissible
 
-    # Polish: from the best iterate, move the bonus of each target it still misses,
-    # keeping a move when it shrinks the misses in all and halving the moves when not.
+    # Polish: from the best iterate, move the bonus of its largest missed target,
+    # keeping a move when it shrinks the misses in all and halving the step when not.
     chosen = best_admissible()
     _, _, base_ev, base_prices = candidates[chosen]
     base_prices = base_prices or Prices.zero(dims)

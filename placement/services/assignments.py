@@ -27,8 +27,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from placement.db import utcnow
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, HOLDS_PLACE, AssignmentStatus, MailKind, Role, RoundStatus
@@ -112,36 +112,44 @@ def lock_places(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
 def check_places(session: Session, round_id: int) -> None:
     """Refuse (:class:`CapacityExceeded`) when an offer the round places pupils at holds more than its places.
 
-    Counts the placements in force of every round at each (offer, period) the
-    round has placements in force at, after locking them; the caller's
+    Locks the capacity of every (offer, period) the round has placements in
+    force at (in the order :func:`lock_places` uses), then counts the
+    placements in force of every round there, in one query; the caller's
     transaction then rolls back whatever put them there.
     """
-    pairs = session.execute(
-        select(Assignment.offer_id, Assignment.period_id)
-        .where(Assignment.round_id == round_id, Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES))
-        .distinct()
+    mine = aliased(Assignment)
+    in_round = exists().where(
+        mine.round_id == round_id,
+        mine.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+        mine.offer_id == OfferCapacity.offer_id,
+        mine.period_id == OfferCapacity.period_id,
+    )
+    session.execute(
+        select(OfferCapacity.id)
+        .where(in_round)
+        .order_by(OfferCapacity.offer_id, OfferCapacity.period_id)
+        .with_for_update()
+    )
+    held = func.count(func.distinct(Assignment.pupil_id))
+    over = session.execute(
+        select(Offer.code, Period.code, OfferCapacity.places, held)
+        .join(Offer, Offer.id == OfferCapacity.offer_id)
+        .join(Period, Period.id == OfferCapacity.period_id)
+        .join(
+            Assignment,
+            (Assignment.offer_id == OfferCapacity.offer_id)
+            & (Assignment.period_id == OfferCapacity.period_id)
+            & Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+        )
+        .where(in_round)
+        .group_by(Offer.code, Period.code, OfferCapacity.places)
+        .having(held > OfferCapacity.places)
+        .order_by(Offer.code, Period.code)
     ).all()
-    lock_places(session, [(o, p) for o, p in pairs])
-    problems = []
-    for offer_id, period_id in sorted(set(pairs)):
-        held = session.scalar(
-            select(func.count(func.distinct(Assignment.pupil_id))).where(
-                Assignment.offer_id == offer_id,
-                Assignment.period_id == period_id,
-                Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
-            )
-        )
-        places = session.scalar(
-            select(OfferCapacity.places).where(OfferCapacity.offer_id == offer_id, OfferCapacity.period_id == period_id)
-        )
-        if (held or 0) > (places or 0):
-            offer = session.get(Offer, offer_id)
-            period = session.get(Period, period_id)
-            problems.append(
-                f"offer {offer.code if offer else offer_id}: {held} pupils in force in period "
-                f"{period.code if period else period_id}, but only {places or 0} places"
-            )
-    if problems:
+    if over:
+        problems = [
+            f"offer {o}: {n} pupils in force in period {p}, but only {places} places" for o, p, places, n in over
+        ]
         raise CapacityExceeded(f"round {round_id}: " + "; ".join(problems))
 
 

@@ -221,3 +221,16 @@ def test_each_missed_target_moves_the_bonus_of_the_group_it_is_short_for(
         if dim == "gender":
             rates[2:] = np.inf
         assert g == int(np.argmin(rates))
+
+
+def test_the_calibration_steers_by_the_figures_the_result_reports() -> None:
+    """evaluate() (the calibration's view of a flow) gives the result's own metrics.equity."""
+    inst = load_instance(generate(1500, seed=4, scarce=True))
+    result = solve(inst)
+    assert result.calibration is not None
+    net = build_network(inst)
+    dims = dimensions(inst)
+    model = CostModel(net, inst.policy.seed)
+    model.solve()
+    chosen = model.solve(Prices.from_dict(dims, result.calibration["bonuses"]).per_student(dims))
+    assert evaluate(net, chosen, dims).equity == result.metrics.equity
