@@ -23,10 +23,11 @@ import openpyxl
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
+from placement import audit
+from placement.cohorts import imports as cohort_import
 from placement.db import make_engine, utcnow
 from placement.migrate import upgrade
 from placement.models import Municipality, Pupil, School
-from placement.services import audit, cohort_import
 
 TARGET_SECONDS = 10.0
 

@@ -4,8 +4,8 @@
 
 Loads the demo region (about 4,700 pupils) into a fresh migrated SQLite
 database, creates its round as ``praktik demo`` does, and runs the solve job
-in this process exactly as ``python -m placement.worker`` runs it
-(:func:`placement.services.jobs.run_job`: the instance built from the
+in this process exactly as ``python -m placement.runtime.worker`` runs it
+(:func:`placement.rounds.jobs.run_job`: the instance built from the
 database, the solver in a child process, the proposal and every comparison
 stored).  Each repetition starts from the round in draft.  For reference it
 also times the solver's own work on the same instance in this process: the
@@ -27,11 +27,13 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import solver
+from placement import audit, demo
 from placement.db import make_engine
 from placement.enums import RoundStatus
 from placement.migrate import upgrade
 from placement.models import AllocationRound, Assignment, RoundArtifact, SolveJob
-from placement.services import audit, demo, jobs, rounds
+from placement.rounds import jobs
+from placement.rounds import setup as rounds
 
 
 def _prepare(database: Path) -> tuple[sessionmaker[Session], int]:

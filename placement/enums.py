@@ -100,7 +100,7 @@ class ArtifactKind(enum.StrEnum):
 
 
 class MailKind(enum.StrEnum):
-    """The message an outbox row was written from: one template each (``placement/mail_templates``)."""
+    """The message an outbox row was written from: one template each (``placement/mail/templates``)."""
 
     VERIFY_EMAIL = "verify_email"
     WINDOW_OPEN = "window_open"

@@ -16,7 +16,7 @@ error (timeout, HTTP 403/429/5xx, connection refused) each come back as a
 can fix the address later.
 
 This module knows nothing of the database or of Flask; caching answers lives
-in :mod:`placement.services.locations`.
+in :mod:`placement.organisation.locations`.
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ STAFF_PASSWORD = "rätt-lösenord-1"
 def log_in_coordinator(client: FlaskClient, session: Session, email: str = "kim@kommun.example") -> int:
     """Make a coordinator with :data:`STAFF_PASSWORD` and log in through the login form; the response's status."""
     from placement.enums import Role
-    from placement.services import accounts
+    from placement.organisation import accounts
     from tests import factories
 
     user = factories.user(session, Role.COORDINATOR, email=email)

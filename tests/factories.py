@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement import models as m
 from placement.enums import EmployerStatus, Gender, GeoStatus, Role, Sector
-from placement.services import audit
-from placement.services.rounds import create_round
+from placement.rounds.setup import create_round
 
 _seq = itertools.count(1)
 

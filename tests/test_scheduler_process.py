@@ -22,11 +22,14 @@ import pytest
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
 from placement.db import make_engine, utcnow
 from placement.enums import JobRunState, MailState, Role, RoundStatus
-from placement.scheduler import JobSpec, UnknownJobFunction, build
-from placement.services import assignments, audit, jobs, mail, schedule
+from placement.mail import outbox as mail
+from placement.rounds import assignments, jobs
+from placement.runtime import schedule
+from placement.runtime.scheduler import JobSpec, UnknownJobFunction, build
 from tests import factories as f
 from tests.smtp_server import SmtpServer
 
@@ -300,7 +303,7 @@ def test_a_job_whose_function_is_gone_stops_the_start(live_engine: Engine) -> No
         database_url="unused",
         smtp=mail.SmtpSettings(host="127.0.0.1", port=1, use_tls=False, username=None, password=None, sender="x@y.se"),
     )
-    renamed = [JobSpec("windows", "placement.scheduler:windows_job_renamed", {"second": "0"}, "renamed")]
+    renamed = [JobSpec("windows", "placement.runtime.scheduler:windows_job_renamed", {"second": "0"}, "renamed")]
     with pytest.raises(UnknownJobFunction, match="windows_job_renamed"):
         build(settings, live_engine, specs=renamed)
 

@@ -102,8 +102,9 @@ def init_db() -> None:
 @click.option("--no-serve", is_flag=True, help="Load the demo region and stop.")
 def demo(host: str, port: int, database: Path | None, no_serve: bool) -> None:
     """Load the demo region into a fresh SQLite database and serve the app."""
+    from placement import audit, demo
     from placement.migrate import upgrade
-    from placement.services import audit, demo, rounds
+    from placement.rounds import setup as rounds
 
     probe = _app("sqlite://")
     path = database or Path(probe.instance_path) / "praktik-demo.sqlite"
@@ -150,8 +151,8 @@ def serve(host: str, port: int) -> None:
 )
 def scheduler(sweep_seconds: int) -> None:
     """Run the scheduler: windows, deadlines, reminders, mail, digest and purge (one process per database)."""
-    from placement import scheduler as scheduler_process
-    from placement.services.schedule import Settings
+    from placement.runtime import scheduler as scheduler_process
+    from placement.runtime.schedule import Settings
 
     app = _app()
     logging.getLogger().setLevel(logging.INFO)
@@ -163,8 +164,9 @@ def scheduler(sweep_seconds: int) -> None:
 @click.option("--months", type=click.IntRange(1, 240), help="Retention in months (default: PRAKTIK_RETENTION_MONTHS).")
 def purge(dry_run: bool, months: int | None) -> None:
     """Purge personal data of pupils whose season ended longer ago than the retention period."""
+    from placement import audit
     from placement.db import utcnow
-    from placement.services import audit, retention
+    from placement.retention import purge as retention
 
     app = _app()
     retention_months = months or int(app.config["RETENTION_MONTHS"])
@@ -197,9 +199,10 @@ def import_cohort(school_code: str, dry_run: bool, file: Path) -> None:
     """Import a school's classes and pupils."""
     from sqlalchemy import select
 
+    from placement import audit
+    from placement.cohorts import imports as cohort_import
     from placement.errors import PlacementError
     from placement.models import School
-    from placement.services import audit, cohort_import
 
     app = _app()
     try:
@@ -221,8 +224,9 @@ def import_cohort(school_code: str, dry_run: bool, file: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_employers(approve: bool, dry_run: bool, file: Path) -> None:
     """Import employers, workplaces and offers."""
+    from placement import audit
+    from placement.employers import imports as employer_import
     from placement.errors import PlacementError
-    from placement.services import audit, employer_import
 
     app = _app()
     try:
@@ -239,8 +243,9 @@ def import_employers(approve: bool, dry_run: bool, file: Path) -> None:
 @click.option("--limit", type=int, help="Look up at most this many addresses.")
 def geocode(limit: int | None) -> None:
     """Geocode every school and workplace address not yet located (one request a second)."""
+    from placement import audit
     from placement.geo import Geocoder, GeocoderSettings
-    from placement.services import audit, locations
+    from placement.organisation import locations
 
     app = _app()
     try:
@@ -261,7 +266,7 @@ def geocode(limit: int | None) -> None:
 def export_round(round_id: int, output: Path) -> None:
     """Write round ROUND (its id) as a praktik-instance/1 file."""
     from placement.errors import PlacementError
-    from placement.services import rounds
+    from placement.rounds import setup as rounds
 
     app = _app()
     try:

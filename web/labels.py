@@ -72,7 +72,7 @@ JOB_RUN_STATES = {
     JobRunState.FAILED: _l("misslyckades"),
 }
 
-#: The scheduler's jobs by id (placement.scheduler.job_specs).
+#: The scheduler's jobs by id (placement.runtime.scheduler.job_specs).
 SCHEDULER_JOBS = {
     "windows": _l("Öppnar och stänger valperioder, kör omgångar som ska köras automatiskt"),
     "deadlines": _l("Tillämpar regeln för obesvarade placeringar vid svarstidens slut"),
@@ -91,7 +91,7 @@ NEED_TERCILES = {
 }
 
 
-#: The mechanisms a round can be allocated by (placement.services.rounds.MECHANISMS).
+#: The mechanisms a round can be allocated by (placement.rounds.setup.MECHANISMS).
 MECHANISM_LABELS = {
     "optimal": _l("Optimering"),
     "da-reserves": _l("Uppskjuten acceptans med reserverade platser"),
@@ -121,7 +121,7 @@ METHOD_LABELS = {
     "fcfs": _l("Först till kvarn"),
 }
 
-#: The measures of the review's trade-off table (placement.services.review.TRADE_OFF_MEASURES):
+#: The measures of the review's trade-off table (placement.rounds.review.TRADE_OFF_MEASURES):
 #: a label and one line on what it means.  The definitions are those of docs/formats.md, "Equity measures".
 MEASURES = {
     "placed": (_l("Placerade elever"), _l("Antal elever som fick en praoplats.")),
@@ -229,7 +229,7 @@ def points(value: float | None, signed: bool = False) -> str:
 
 
 def measure_value(value: Any, kind: str, school_names: Mapping[str, str] | None = None) -> str:
-    """One value of the review's trade-off table, as its ``kind`` reads (placement.services.review.TradeOffRow)."""
+    """One value of the review's trade-off table, as its ``kind`` reads (placement.rounds.review.TradeOffRow)."""
     if value is None:
         return "–"
     if kind == "count":

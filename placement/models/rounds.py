@@ -210,7 +210,7 @@ class SolveJob(Base):
     """One solve of a round in a background worker process, with its progress.
 
     The worker writes ``heartbeat_at`` every few seconds; a running job whose
-    heartbeat stops is found dead and failed by :func:`placement.services.jobs.reap`.
+    heartbeat stops is found dead and failed by :func:`placement.rounds.jobs.reap`.
     """
 
     __tablename__ = "solve_job"

@@ -15,11 +15,13 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
 from placement.db import make_engine
 from placement.enums import AssignmentStatus, RoundStatus
 from placement.errors import CapacityExceeded
-from placement.services import assignments, audit, rounds
+from placement.rounds import assignments
+from placement.rounds import setup as rounds
 from tests import factories as f
 
 CLIENTS = 24

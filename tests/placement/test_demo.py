@@ -15,10 +15,10 @@ from werkzeug.security import check_password_hash
 
 from data.generate import DEFAULT_SEED, generate_region, luhn_digit, render
 from placement import models as m
+from placement.cohorts import login_codes
+from placement.demo import default_dataset, load_demo_region
 from placement.enums import Gender, OfferKind, Role, Sector
 from placement.errors import Conflict, ValidationError
-from placement.services import login_codes
-from placement.services.demo import default_dataset, load_demo_region
 from tests import factories as f
 
 GR_CODES = {"1440", "1489", "1480", "1401", "1384", "1482", "1441", "1462", "1481", "1402", "1415", "1419", "1407"}

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash
 
+from placement import audit
 from placement import models as m
+from placement.employers import registry as employers
 from placement.enums import EmployerStatus, GeoStatus, Role
 from placement.errors import Conflict, ValidationError
-from placement.services import audit, employers
 from tests import factories as f
 
 VOLVO = "556012-5790"
@@ -306,7 +307,8 @@ def test_workplace_update_refuses_unknown_fields_and_half_coordinates(db_session
 
 def test_registration_and_the_import_apply_the_same_rule() -> None:
     """One rule: what registration accepts the employer import accepts, and the other way round."""
-    from placement.services import employer_import, import_cells
+    from placement import import_cells
+    from placement.employers import imports as employer_import
 
     for raw in ("165560125790", "556012-5790", "5560125791", "55601-25790", "175560125790", "55601A-5790"):
         try:

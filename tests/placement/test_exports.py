@@ -13,10 +13,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
 from placement.enums import AssignmentStatus, JobState
 from placement.errors import NotFound
-from placement.services import audit, exports, jobs, rounds
+from placement.reports import exports
+from placement.rounds import jobs
+from placement.rounds import setup as rounds
 from tests import factories as f
 
 W45_START = dt.date(2026, 11, 2)

@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement.enums import GeoStatus
 from placement.errors import ValidationError
 from placement.geo import SWEDEN, BoundingBox, Geocoder, GeocoderSettings, distance_km, normalise_address
 from placement.models import AuditEvent, GeocodeCache
-from placement.services import audit, locations
-from placement.services.locations import (
+from placement.organisation import locations
+from placement.organisation.locations import (
     FAILED_RETRY_AFTER,
     cached_answer,
     geocode_address,

@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from placement import tabular, validation
+from placement import audit, import_cells, tabular, validation
+from placement.cohorts.imports import import_cohort
+from placement.employers import imports as employer_import
+from placement.employers.imports import import_employers
 from placement.enums import EmployerStatus, Gender, GeoStatus, Sector
 from placement.errors import ImportRejected, ValidationError
 from placement.models import AuditEvent, Employer, Offer, Pupil, SchoolClass, Workplace
-from placement.services import audit, employer_import, import_cells
-from placement.services.cohort_import import import_cohort
-from placement.services.employer_import import import_employers
 from placement.tabular import normalise_header, read_table
 from tests import factories
 

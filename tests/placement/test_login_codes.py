@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement import models as m
+from placement.cohorts import login_codes
 from placement.errors import NotFound
-from placement.services import audit, login_codes
-from placement.services.accounts import AuthenticationFailed
+from placement.organisation.accounts import AuthenticationFailed
 from tests import factories as f
 
 STAFF = audit.Actor("user:7")

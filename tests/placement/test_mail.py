@@ -15,11 +15,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
 from placement.db import make_engine, utcnow
 from placement.enums import AssignmentStatus, JobState, MailState, Role
 from placement.errors import Conflict, NotFound, ValidationError
-from placement.services import assignments, audit, jobs, mail
+from placement.mail import outbox as mail
+from placement.rounds import assignments, jobs
 from tests import factories as f
 from tests.smtp_server import SmtpServer
 

@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
-from placement import solver_bridge
 from placement.enums import JobState, RoundStatus
 from placement.errors import ValidationError
-from placement.services import audit, jobs, review, rounds, solving
+from placement.rounds import bridge as solver_bridge
+from placement.rounds import jobs, review, solving
+from placement.rounds import setup as rounds
 from tests import factories as f
 
 COORDINATOR = audit.Actor("user:1")

@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement import models as m
+from placement.employers import offers
+from placement.employers import registry as employers
 from placement.enums import AssignmentStatus, EmployerStatus, OfferKind, OfferStatus, Sector
 from placement.errors import CapacityExceeded, Conflict, ValidationError
-from placement.services import audit, employers, offers
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
@@ -408,7 +410,8 @@ def test_an_offer_code_taken_meanwhile_is_retried(
 
 def test_what_pupils_see_what_a_round_uses_and_the_supply_figures_follow_one_rule(db_session: Session) -> None:
     """offers.pupil_facing is the one rule: the pupil's list, the round's instance and the planning figures."""
-    from placement.services import planning, rounds
+    from placement.rounds import planning
+    from placement.rounds import setup as rounds
 
     autumn = f.period(db_session, code="h1")
     pending = f.employer(db_session, status=EmployerStatus.PENDING)

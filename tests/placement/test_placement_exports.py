@@ -10,9 +10,11 @@ import openpyxl
 import pytest
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement import models as m
 from placement.enums import AssignmentStatus
-from placement.services import audit, exports, rounds
+from placement.reports import exports
+from placement.rounds import setup as rounds
 from tests import factories as f
 
 

@@ -11,11 +11,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from placement import models as m
+from placement.cohorts.preferences import pupils_without_preferences
+from placement.demo import load_demo_region
+from placement.employers.offers import visible_offers
 from placement.enums import EmployerStatus, OfferKind, OfferStatus, Sector
-from placement.services import planning
-from placement.services.demo import load_demo_region
-from placement.services.offers import visible_offers
-from placement.services.preferences import pupils_without_preferences
+from placement.rounds import planning
 from tests import factories as f
 
 CONFIRMED = f.RISK_CONFIRMED

@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from placement import models as m
+from placement.demo import load_demo_region
+from placement.employers import offers
 from placement.enums import EmployerStatus, OfferKind, OfferStatus, Sector
-from placement.services import offers, planning
-from placement.services.demo import load_demo_region
+from placement.rounds import planning
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)

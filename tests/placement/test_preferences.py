@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement import models as m
+from placement.cohorts import preferences
 from placement.enums import EmployerStatus, OfferStatus
 from placement.errors import Conflict, ValidationError
-from placement.services import audit, preferences
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
@@ -240,8 +241,9 @@ def test_pupils_without_preferences(db_session: Session, world: World) -> None:
 
 def test_an_offer_whose_employer_declined_the_pupil_cannot_be_chosen_again(db_session: Session, world: World) -> None:
     """As the solver excludes it (excluded_offers): the pupil's ranking, the offer list and the round agree."""
+    from placement.cohorts import for_school as school_portal
     from placement.enums import AssignmentStatus
-    from placement.services import rounds, school_portal
+    from placement.rounds import setup as rounds
 
     earlier = rounds.create_round(db_session, "Vår", [world.w45.code], actor=audit.CLI)
     db_session.add(

@@ -13,12 +13,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 import solver
+from placement import audit
 from placement import models as m
 from placement.db import Base, utcnow
 from placement.enums import AssignmentStatus, Gender, Role, Sector
 from placement.errors import ValidationError
-from placement.services import assignments, audit, rounds, solving
-from placement.services import retention as r
+from placement.retention import purge as r
+from placement.rounds import assignments, solving
+from placement.rounds import setup as rounds
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)

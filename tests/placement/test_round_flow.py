@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
 from placement.db import utcnow
+from placement.employers import offers as offer_service
 from placement.enums import AssignmentStatus, JobState, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, ValidationError
-from placement.services import assignments, audit, jobs, review
-from placement.services import offers as offer_service
-from placement.solver_bridge import SolveFailed
+from placement.rounds import assignments, jobs, review
+from placement.rounds.bridge import SolveFailed
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import solver
+from placement import audit
 from placement import models as m
 from placement.enums import AssignmentStatus, EmployerStatus, Gender, OfferKind, Sector
 from placement.errors import ValidationError
-from placement.services import audit, rounds
+from placement.rounds import setup as rounds
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)

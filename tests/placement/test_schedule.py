@@ -10,12 +10,15 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
 from placement.db import utcnow
 from placement.enums import AssignmentStatus, JobRunState, JobState, Role, RoundStatus, UnansweredRule
-from placement.scheduler import job_specs
-from placement.services import assignments, audit, jobs, mail, schedule
-from placement.services.rounds import create_round
+from placement.mail import outbox as mail
+from placement.rounds import assignments, jobs
+from placement.rounds.setup import create_round
+from placement.runtime import schedule
+from placement.runtime.scheduler import job_specs
 from tests import factories as f
 
 COORDINATOR = audit.Actor("user:1")

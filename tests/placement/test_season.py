@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement import models as m
 from placement.enums import AssignmentStatus
 from placement.errors import Conflict, ValidationError
-from placement.services import audit, season
+from placement.organisation import season
 from tests import factories as f
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

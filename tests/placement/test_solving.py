@@ -14,11 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import solver
+from placement import audit
 from placement import models as m
 from placement.enums import AssignmentStatus, RoundStatus, Sector
 from placement.errors import Conflict
-from placement.services import audit, rounds, solving
-from placement.solver_bridge import SolveFailed, solve_out_of_process
+from placement.rounds import setup as rounds
+from placement.rounds import solving
+from placement.rounds.bridge import SolveFailed, solve_out_of_process
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)

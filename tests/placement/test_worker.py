@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
 from placement.db import make_engine
 from placement.enums import JobState, RoundStatus
-from placement.services import audit, jobs
+from placement.rounds import jobs
 from tests import factories as f
 
 pytestmark = pytest.mark.slow

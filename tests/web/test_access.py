@@ -41,11 +41,14 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 import solver
+from placement import audit
 from placement import models as m
+from placement.cohorts import login_codes
 from placement.db import utcnow
 from placement.enums import MailState, OfferStatus, Role, Sector
-from placement.services import accounts, assignments, audit, login_codes, solving
-from placement.services.rounds import create_round
+from placement.organisation import accounts
+from placement.rounds import assignments, solving
+from placement.rounds.setup import create_round
 from tests import factories as f
 
 PASSWORD = "ett-långt-lösenord"

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from placement.enums import Role
-from placement.services import accounts
+from placement.organisation import accounts
 from tests import factories as f
 from tests.conftest import csrf_token, log_in_coordinator
 

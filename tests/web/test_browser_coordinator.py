@@ -18,10 +18,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit, demo
 from placement import models as m
 from placement.db import make_engine
 from placement.enums import AssignmentStatus, Role, RoundStatus
-from placement.services import accounts, assignments, audit, demo
+from placement.organisation import accounts
+from placement.rounds import assignments
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 

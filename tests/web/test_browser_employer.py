@@ -18,10 +18,11 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit, demo
 from placement import models as m
 from placement.db import make_engine
+from placement.employers import registry as employers
 from placement.enums import AssignmentStatus, EmployerStatus, OfferStatus, RoundStatus
-from placement.services import audit, demo, employers
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 

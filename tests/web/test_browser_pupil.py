@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit, demo
 from placement import models as m
+from placement.cohorts import login_codes
 from placement.db import make_engine
 from placement.enums import AssignmentStatus
-from placement.services import audit, demo, login_codes
-from placement.services.rounds import create_round
+from placement.rounds.setup import create_round
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 

@@ -15,10 +15,12 @@ from selenium.webdriver.support.ui import Select
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import demo
 from placement import models as m
+from placement.cohorts import login_codes
 from placement.db import make_engine
 from placement.enums import Role
-from placement.services import accounts, demo, login_codes
+from placement.organisation import accounts
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 

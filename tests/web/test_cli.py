@@ -13,11 +13,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import solver
+from placement import audit
 from placement import models as m
 from placement.db import make_engine
 from placement.enums import GeoStatus, Sector
 from placement.migrate import current_revision, heads, upgrade
-from placement.services import audit, rounds
+from placement.rounds import setup as rounds
 from tests import factories as f
 from tests.nominatim_stub import GOTEBORG, OSLO, NominatimStub, default_answers
 from web.app import create_app

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 import solver
 from placement import models as m
 from placement.enums import AssignmentStatus, EmployerStatus, Role, RoundStatus
-from placement.services import accounts, jobs
+from placement.organisation import accounts
+from placement.rounds import jobs
 from tests import factories as f
 from tests.conftest import csrf_token
 

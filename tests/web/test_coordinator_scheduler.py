@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from placement import models as m
 from placement.db import utcnow
 from placement.enums import JobRunState, MailState, Role, UnansweredRule
-from placement.services import mail
+from placement.mail import outbox as mail
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.web.test_coordinator import _login, _post, _track_session  # noqa: F401  (autouse: _post needs it)

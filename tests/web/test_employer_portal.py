@@ -13,7 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from placement import audit
 from placement import models as m
+from placement.employers import for_employer as employer_portal
+from placement.employers import offers
+from placement.employers import registry as employers
 from placement.enums import (
     AssignmentStatus,
     EmployerStatus,
@@ -25,7 +29,7 @@ from placement.enums import (
     Sector,
 )
 from placement.errors import NotFound, ValidationError
-from placement.services import accounts, audit, employer_portal, employers, offers
+from placement.organisation import accounts
 from tests import factories as f
 from tests.conftest import csrf_token
 

@@ -12,9 +12,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import audit
 from placement import models as m
+from placement.cohorts import login_codes
 from placement.enums import Role, RoundStatus, Sector
-from placement.services import accounts, audit, jobs, login_codes, review, rounds
+from placement.organisation import accounts
+from placement.rounds import jobs, review
+from placement.rounds import setup as rounds
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.placement.test_mechanisms import stored_summary

@@ -15,10 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement import models as m
+from placement.cohorts import login_codes
 from placement.enums import AssignmentStatus, Role, Sector
-from placement.services import accounts, audit, login_codes
-from placement.services.rounds import create_round
+from placement.organisation import accounts
+from placement.rounds.setup import create_round
 from tests import factories as f
 from tests.conftest import csrf_token
 from web.pupil.login import CODE_FAILURES_PER_ADDRESS

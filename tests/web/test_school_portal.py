@@ -17,12 +17,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from placement import audit
 from placement import models as m
+from placement.cohorts import for_school as school_portal
+from placement.cohorts import login_codes
+from placement.cohorts.for_school import PupilStatus
 from placement.enums import AssignmentStatus, OfferKind, OfferStatus, Role, RoundStatus, Sector
 from placement.errors import NotFound
-from placement.services import accounts, audit, login_codes, school_portal
-from placement.services.school_portal import PupilStatus
-from placement.services.uploads import UPLOAD_TTL, UploadStore
+from placement.organisation import accounts
+from placement.uploads import UPLOAD_TTL, UploadStore
 from tests import factories as f
 from tests.conftest import csrf_token
 

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 from werkzeug.test import TestResponse
 
+from placement import audit
 from placement import models as m
+from placement.cohorts import login_codes
 from placement.db import utcnow
 from placement.enums import Role
-from placement.services import accounts, audit, login_codes
+from placement.organisation import accounts
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.web.test_access import PASSWORD, log_in, routes

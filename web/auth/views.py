@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from placement.enums import Role
-from placement.services import accounts
+from placement.organisation import accounts
 from web.auth import bp
 from web.auth.forms import LoginForm, LogoutForm
 from web.extensions import db

@@ -54,9 +54,9 @@ class CheckboxList(SelectMultipleField):
 class PolicyFields:
     """The policy fields shared by the new-round form and the policy form.
 
-    The limits mirror :data:`placement.services.rounds.POLICY_LIMITS` and
-    :data:`placement.services.rounds.MECHANISMS`, which
-    :func:`placement.services.rounds.policy_problems` checks again.
+    The limits mirror :data:`placement.rounds.setup.POLICY_LIMITS` and
+    :data:`placement.rounds.setup.MECHANISMS`, which
+    :func:`placement.rounds.setup.policy_problems` checks again.
     """
 
     mechanism = RadioField(

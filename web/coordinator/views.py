@@ -13,24 +13,18 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from placement import scheduler
+from placement import audit
+from placement.employers import offers as offer_service
+from placement.employers import registry as employers
 from placement.enums import ArtifactKind, MailState, RoundStatus, UnansweredRule
+from placement.mail import outbox as mail
 from placement.models import Employer, School
-from placement.services import (
-    assignments,
-    audit,
-    employers,
-    exports,
-    jobs,
-    mail,
-    planning,
-    review,
-    rounds,
-    season,
-    solving,
-)
-from placement.services import offers as offer_service
-from placement.services import overview as region
+from placement.organisation import season
+from placement.reports import exports
+from placement.reports import overview as region
+from placement.rounds import assignments, jobs, planning, review, solving
+from placement.rounds import setup as rounds
+from placement.runtime import scheduler
 from web.coordinator import bp
 from web.coordinator.forms import (
     ActionForm,

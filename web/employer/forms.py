@@ -23,8 +23,10 @@ from wtforms import (
 from wtforms import ValidationError as FieldError
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
+from placement.employers import offers
+from placement.employers import registry as employers
 from placement.models import Period
-from placement.services import accounts, employers, offers
+from placement.organisation import accounts
 from web.labels import SECTORS
 
 #: A sanity bound on places per period (the database only requires 0 or more: ``places_not_negative``).

@@ -14,8 +14,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
+from placement.employers import for_employer as employer_portal
 from placement.errors import ValidationError
-from placement.services import employer_portal
 from web.employer.forms import ResendForm, SignupForm
 from web.extensions import db
 

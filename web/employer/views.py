@@ -1,7 +1,7 @@
 """Employer views: organisation and workplaces, offers, demand, the pupils placed with the employer, feedback.
 
 Thin: each view parses its form, calls one service of
-``placement.services.employer_portal`` (which checks that the object belongs
+``placement.employers.for_employer`` (which checks that the object belongs
 to one of the user's employers, else 404), commits, and redirects or renders.
 """
 
@@ -16,8 +16,11 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
+from placement import audit
+from placement.employers import for_employer as employer_portal
 from placement.models import Offer, User, Workplace
-from placement.services import assignments, audit, employer_portal, season
+from placement.organisation import season
+from placement.rounds import assignments
 from web.employer import bp
 from web.employer.forms import DeclineForm, FeedbackForm, OfferForm, WithdrawForm, WorkplaceForm, offer_form
 from web.extensions import db

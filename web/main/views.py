@@ -5,7 +5,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from placement.enums import Role
-from placement.services.overview import region_summary
+from placement.reports.overview import region_summary
 from web.extensions import db
 from web.main import bp
 from web.redirects import local_path

@@ -18,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
-from placement.services.pupil_portal import MAX_COMMENT, MAX_QUERY
+from placement.cohorts.for_pupil import MAX_COMMENT, MAX_QUERY
 from web.labels import SECTORS
 
 

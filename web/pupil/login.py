@@ -13,8 +13,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
-from placement.services import accounts, login_codes
-from placement.services.accounts import AuthenticationFailed
+from placement.cohorts import login_codes
+from placement.organisation import accounts
+from placement.organisation.accounts import AuthenticationFailed
 from web.extensions import db
 from web.pupil.forms import CodeLoginForm
 

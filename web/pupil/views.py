@@ -2,7 +2,7 @@
 
 The pupil is always the logged-in account's own pupil (:func:`_pupil`);
 no URL carries a pupil id.  Each view calls one service of
-``placement.services.pupil_portal`` and commits.
+``placement.cohorts.for_pupil`` and commits.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from placement.enums import Sector
-from placement.errors import PlacementError
-from placement.models import Pupil
-from placement.services import audit, pupil_portal
-from placement.services.pupil_portal import (
+from placement import audit
+from placement.cohorts import for_pupil as pupil_portal
+from placement.cohorts.for_pupil import (
     AlreadyEvaluated,
     EvaluationNotOpen,
     NotChoosable,
@@ -29,6 +27,9 @@ from placement.services.pupil_portal import (
     TooManyChoices,
     WindowClosed,
 )
+from placement.enums import Sector
+from placement.errors import PlacementError
+from placement.models import Pupil
 from web.extensions import db
 from web.pupil import bp
 from web.pupil.forms import ChoiceForm, EvaluationForm, MoveForm, OfferFilterForm

@@ -1,4 +1,4 @@
-"""School staff's views: thin, each checks its form, calls ``placement.services.school_portal`` and commits.
+"""School staff's views: thin, each checks its form, calls ``placement.cohorts.for_school`` and commits.
 
 Every service call takes the logged-in user and answers NotFound (404) for a
 school, class or pupil that is not the user's, so that ids cannot be probed.
@@ -18,10 +18,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from placement import audit, uploads
+from placement.cohorts import for_school as school_portal
+from placement.cohorts.for_school import PupilStatus, SelfArranged
 from placement.errors import ImportRejected, NotFound
 from placement.models import User
-from placement.services import audit, school_portal, season, uploads
-from placement.services.school_portal import PupilStatus, SelfArranged
+from placement.organisation import season
 from web.extensions import db
 from web.labels import sector_label
 from web.school import bp

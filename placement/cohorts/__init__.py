@@ -1,0 +1,1 @@
+"""Pupils: the cohort import, login codes, ranked choices, and what school staff and pupils may do."""

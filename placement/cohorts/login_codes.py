@@ -1,0 +1,122 @@
+"""Pupils' personal login codes: handed out by their school, no e-mail, no password.
+
+A code reads ``K7QM-4XPA-2HTD``: the first group is the account's public
+``login_code_id`` (unique, finds the account without scanning), the whole
+code is checked against ``login_code_hash``.  Codes use an alphabet without
+look-alikes (no 0/O, 1/I/L), are shown once when issued, and only their hash
+is stored.  Staff can revoke a code and issue a new one at any time; issuing
+ends every session of the old code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
+
+from placement import audit
+from placement.db import utcnow
+from placement.enums import Role
+from placement.errors import NotFound
+from placement.models import Pupil, User
+from placement.organisation.accounts import AuthenticationFailed, hash_secret
+
+logger = logging.getLogger(__name__)
+
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+GROUP = 4
+GROUPS = 3
+_DUMMY_HASH = hash_secret("praktik-code-timing-equaliser")
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedCode:
+    """A code just issued: the only moment its plain text exists."""
+
+    pupil_id: int
+    pupil_name: str
+    class_name: str
+    code: str
+
+
+def _group() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(GROUP))
+
+
+def normalise(code: str) -> str:
+    """What a pupil typed, as stored: upper case, spaces and dashes ignored, groups joined by hyphens."""
+    clean = "".join(ch for ch in code.upper() if ch.isalnum())
+    return "-".join(clean[i : i + GROUP] for i in range(0, len(clean), GROUP))
+
+
+def pupil_account(session: Session, pupil: Pupil) -> User:
+    """The pupil's account, made on first need (pupils have no e-mail)."""
+    user = session.scalars(select(User).where(User.pupil_id == pupil.id)).first()
+    if user is None:
+        user = User(
+            role=Role.PUPIL,
+            pupil_id=pupil.id,
+            display_name=f"{pupil.first_name} {pupil.last_name}",
+            email=None,
+        )
+        session.add(user)
+        session.flush()
+    return user
+
+
+def issue(session: Session, pupil: Pupil, *, actor: audit.Actor) -> IssuedCode:
+    """A new code for the pupil; any earlier code stops working and its sessions end."""
+    user = pupil_account(session, pupil)
+    while True:
+        code_id = _group()
+        taken = session.scalar(select(User.id).where(User.login_code_id == code_id, User.id != user.id))
+        if taken is None:
+            break
+    code = "-".join([code_id, *(_group() for _ in range(GROUPS - 1))])
+    user.login_code_id = code_id
+    user.login_code_hash = hash_secret(code)
+    user.active = True
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
+    audit.record(session, actor, "pupil.login_code.issue", "pupil", pupil.id)
+    return IssuedCode(pupil.id, f"{pupil.first_name} {pupil.last_name}", pupil.school_class.name, code)
+
+
+def revoke(session: Session, pupil: Pupil, *, actor: audit.Actor) -> None:
+    """The pupil's code stops working at once, and every session of it ends."""
+    user = session.scalars(select(User).where(User.pupil_id == pupil.id)).first()
+    if user is None or user.login_code_hash is None:
+        raise NotFound(f"pupil {pupil.id} has no login code")
+    user.login_code_id = None
+    user.login_code_hash = None
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
+    audit.record(session, actor, "pupil.login_code.revoke", "pupil", pupil.id)
+
+
+def has_code(session: Session, pupil_ids: list[int]) -> set[int]:
+    """Which of these pupils have a code in force."""
+    if not pupil_ids:
+        return set()
+    return set(
+        session.scalars(select(User.pupil_id).where(User.pupil_id.in_(pupil_ids), User.login_code_hash.is_not(None)))
+    )
+
+
+def authenticate(session: Session, code: str) -> User:
+    """The pupil account with this code, or AuthenticationFailed (same answer and time for every wrong code)."""
+    typed = normalise(code)
+    code_id = typed.split("-", 1)[0]
+    user = session.scalars(select(User).where(User.login_code_id == code_id, User.role == Role.PUPIL)).first()
+    if user is None or user.login_code_hash is None:
+        check_password_hash(_DUMMY_HASH, typed)
+        raise AuthenticationFailed("wrong code")
+    if not check_password_hash(user.login_code_hash, typed) or not user.active:
+        raise AuthenticationFailed("wrong code")
+    user.last_login_at = utcnow()
+    logger.info("Pupil account %s logged in with a code", user.id)
+    return user

@@ -1,0 +1,1 @@
+"""E-mail: the outbox and who can be mailed."""

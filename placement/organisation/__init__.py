@@ -1,0 +1,1 @@
+"""The region: municipalities, schools, classes, the season's calendar, accounts, locations."""

@@ -1,0 +1,1 @@
+"""Figures and lists read from the database: the region overview, placement exports."""

@@ -1,0 +1,1 @@
+"""Deleting personal data when its retention ends (gallring)."""

@@ -1,0 +1,1 @@
+"""Allocation rounds: set-up, the bridge to the solver, solving, jobs, review, placements."""

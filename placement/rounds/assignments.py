@@ -1,0 +1,733 @@
+"""What happens to a round's placements after the solver: adjust, publish, answer, change.
+
+* Before publication the coordinator moves pupils (:func:`move`), locks
+  placements so that a re-solve keeps them (:func:`lock`, :func:`unlock`) and
+  takes pupils out of the solver to place them by hand (:func:`mark_manual`).
+  Every move is checked for capacity and eligibility and refused with the
+  reason when it fails.
+* :func:`publish` makes the proposal visible and sets the employers' deadline;
+  the employers' contacts and the schools' staff are told by e-mail.
+* Employers answer with :func:`confirm` or :func:`decline`; a confirmation is
+  mailed, with a calendar file, to the staff of the pupil's school.
+* Changes after publication come from an incremental solve
+  (:mod:`placement.rounds.jobs`) as ``proposed`` rows beside the placements
+  in force; :func:`accept_changes` applies them all at once,
+  :func:`discard_changes` drops them.
+
+Each function is one unit of work in the caller's transaction; state changes
+are conditional so that a second click or a concurrent request is refused or
+does nothing, never applied twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Select, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from placement import audit
+from placement.cohorts.preferences import declined_offers, ineligibility
+from placement.db import utcnow
+from placement.employers.offers import places_in
+from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, HOLDS_PLACE, AssignmentStatus, MailKind, Role, RoundStatus
+from placement.errors import CapacityExceeded, Conflict, NotEligible, NotFound, ValidationError
+from placement.mail import outbox as mail
+from placement.mail.recipients import reachable, school_staff
+from placement.models import (
+    AllocationRound,
+    Assignment,
+    Employer,
+    EmployerMembership,
+    ManualPlacement,
+    Offer,
+    OfferCapacity,
+    Period,
+    Preference,
+    Pupil,
+    School,
+    SchoolMembership,
+    User,
+)
+from placement.rounds import setup as rounds
+
+logger = logging.getLogger(__name__)
+
+#: Where the links in mail lead, after the ``base_url`` a caller passes.
+EMPLOYER_PATH = "/employer/"
+SCHOOL_PATH = "/"
+
+
+def _proposed_round(session: Session, round_id: int, what: str) -> AllocationRound:
+    allocation_round = rounds.get_round(session, round_id)
+    if allocation_round.status is not RoundStatus.PROPOSED:
+        raise Conflict(
+            f"round {round_id} is {allocation_round.status.value}; {what} is possible while the round is proposed"
+        )
+    return allocation_round
+
+
+def pupil_in(session: Session, allocation_round: AllocationRound, pupil_id: int) -> tuple[Pupil, Period]:
+    pupil = session.get(Pupil, pupil_id)
+    if pupil is None:
+        raise NotFound(f"pupil {rounds.student_id(pupil_id)} does not exist")
+    period = pupil.school_class.period if pupil.school_class is not None else None
+    if period is None or period not in allocation_round.periods:
+        raise NotFound(f"pupil {rounds.student_id(pupil_id)} is not in round {allocation_round.id}")
+    return pupil, period
+
+
+def current(session: Session, round_id: int, pupil_id: int) -> Assignment | None:
+    """The pupil's placement in the round: in force, or proposed when nothing is in force."""
+    rows = session.scalars(
+        select(Assignment).where(
+            Assignment.round_id == round_id, Assignment.pupil_id == pupil_id, Assignment.status.in_(HOLDS_PLACE)
+        )
+    ).all()
+    in_force = [a for a in rows if a.status in ACTIVE_ASSIGNMENT_STATUSES]
+    chosen = in_force or list(rows)
+    return chosen[0] if chosen else None
+
+
+def lock_places(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
+    """Lock the capacity rows of these (offer id, period id) pairs until the transaction ends.
+
+    Whoever takes a place locks its capacity first and counts after, so two
+    takers of the last place queue instead of both seeing it free.  The locks
+    are taken in one order, so that two takers of several places cannot wait
+    for each other.  On PostgreSQL this is ``SELECT ... FOR UPDATE``; SQLite
+    has no row locks, and every write transaction there holds the database's
+    write lock from its start (:mod:`placement.db`), which serialises them.
+    """
+    for offer_id, period_id in sorted(set(pairs)):
+        session.execute(
+            select(OfferCapacity.id)
+            .where(OfferCapacity.offer_id == offer_id, OfferCapacity.period_id == period_id)
+            .with_for_update()
+        )
+
+
+def check_places(session: Session, round_id: int) -> None:
+    """Refuse (:class:`CapacityExceeded`) when an offer the round places pupils at holds more than its places.
+
+    Locks the capacity of every (offer, period) the round has placements in
+    force at (in the order :func:`lock_places` uses), then counts the
+    placements in force of every round there, in one query; the caller's
+    transaction then rolls back whatever put them there.
+    """
+    mine = aliased(Assignment)
+    in_round = exists().where(
+        mine.round_id == round_id,
+        mine.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+        mine.offer_id == OfferCapacity.offer_id,
+        mine.period_id == OfferCapacity.period_id,
+    )
+    session.execute(
+        select(OfferCapacity.id)
+        .where(in_round)
+        .order_by(OfferCapacity.offer_id, OfferCapacity.period_id)
+        .with_for_update()
+    )
+    held = func.count(func.distinct(Assignment.pupil_id))
+    over = session.execute(
+        select(Offer.code, Period.code, OfferCapacity.places, held)
+        .join(Offer, Offer.id == OfferCapacity.offer_id)
+        .join(Period, Period.id == OfferCapacity.period_id)
+        .join(
+            Assignment,
+            (Assignment.offer_id == OfferCapacity.offer_id)
+            & (Assignment.period_id == OfferCapacity.period_id)
+            & Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+        )
+        .where(in_round)
+        .group_by(Offer.code, Period.code, OfferCapacity.places)
+        .having(held > OfferCapacity.places)
+        .order_by(Offer.code, Period.code)
+    ).all()
+    if over:
+        problems = [
+            f"offer {o}: {n} pupils in force in period {p}, but only {places} places" for o, p, places, n in over
+        ]
+        raise CapacityExceeded(f"round {round_id}: " + "; ".join(problems))
+
+
+def free_places(
+    session: Session, offer: Offer, period: Period, *, round_id: int, ignore_pupil: int | None = None
+) -> int:
+    """Places of ``offer`` in ``period`` not held by a placement in force or by this round's proposal.
+
+    Counts as it stands; a caller that then takes a place locks it first (:func:`lock_places`).
+    """
+    taken = session.scalar(
+        select(func.count(func.distinct(Assignment.pupil_id))).where(
+            Assignment.offer_id == offer.id,
+            Assignment.period_id == period.id,
+            Assignment.pupil_id != (ignore_pupil or 0),
+            (Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES))
+            | ((Assignment.status == AssignmentStatus.PROPOSED) & (Assignment.round_id == round_id)),
+        )
+    )
+    return places_in(offer, period) - (taken or 0)
+
+
+def move(
+    session: Session, round_id: int, pupil_id: int, offer_code: str, *, actor: audit.Actor, lock: bool = False
+) -> Assignment:
+    """Place a pupil of a proposed round at another offer (or at one, when unplaced), checked.
+
+    Refused with :class:`CapacityExceeded` when the offer has no free place in
+    the pupil's period and :class:`NotEligible` when the pupil may not take it.
+    With ``lock`` the placement is locked at once.
+    """
+    allocation_round = _proposed_round(session, round_id, "moving a pupil")
+    pupil, period = pupil_in(session, allocation_round, pupil_id)
+    sid = rounds.student_id(pupil_id)
+    offer = session.scalar(select(Offer).where(Offer.code == offer_code.strip()))
+    if offer is None:
+        raise NotFound(f"pupil {sid}: offer {offer_code.strip()!r} does not exist")
+    held = _held_elsewhere(session, round_id, pupil_id, period)
+    if held is not None:
+        raise Conflict(f"pupil {sid}: already placed in force at offer {held.offer.code} (round {held.round_id})")
+    why = ineligibility(pupil, offer, period, declined=declined_offers(session, pupil))
+    if why is not None:
+        raise NotEligible(f"pupil {sid} cannot be placed at offer {offer.code}: {why}")
+    lock_places(session, [(offer.id, period.id)])
+    free = free_places(session, offer, period, round_id=round_id, ignore_pupil=pupil_id)
+    if free <= 0:
+        raise CapacityExceeded(
+            f"pupil {sid} cannot be placed at offer {offer.code}: all {places_in(offer, period)} places in "
+            f"{period.code} are taken"
+        )
+    rank = session.scalar(
+        select(Preference.rank).where(Preference.pupil_id == pupil_id, Preference.offer_id == offer.id)
+    )
+    assignment = current(session, round_id, pupil_id)
+    before: dict[str, Any] = {}
+    if assignment is None:
+        assignment = Assignment(round_id=round_id, pupil_id=pupil_id, period_id=period.id, offer_id=offer.id)
+        session.add(assignment)
+    else:
+        before = {"offer": assignment.offer.code, "rank": assignment.rank, "status": assignment.status.value}
+    assignment.offer_id = offer.id
+    assignment.offer = offer
+    assignment.rank = rank
+    assignment.status = AssignmentStatus.LOCKED if lock else AssignmentStatus.PROPOSED
+    session.execute(
+        delete(ManualPlacement).where(ManualPlacement.round_id == round_id, ManualPlacement.pupil_id == pupil_id)
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "assignment.move",
+        "assignment",
+        assignment.id,
+        before=before or None,
+        after={"pupil": sid, "offer": offer.code, "rank": rank, "status": assignment.status.value},
+    )
+    logger.info("Round %s: %s moved %s to %s", round_id, actor.label, sid, offer.code)
+    return assignment
+
+
+def _held_elsewhere(session: Session, round_id: int, pupil_id: int, period: Period) -> Assignment | None:
+    return session.scalars(
+        select(Assignment).where(
+            Assignment.pupil_id == pupil_id,
+            Assignment.period_id == period.id,
+            Assignment.round_id != round_id,
+            Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+        )
+    ).first()
+
+
+def lock(session: Session, round_id: int, pupil_id: int, *, actor: audit.Actor) -> Assignment:
+    """Lock the pupil's proposed placement: a re-solve keeps it."""
+    return _set_lock(session, round_id, pupil_id, AssignmentStatus.PROPOSED, AssignmentStatus.LOCKED, actor=actor)
+
+
+def unlock(session: Session, round_id: int, pupil_id: int, *, actor: audit.Actor) -> Assignment:
+    return _set_lock(session, round_id, pupil_id, AssignmentStatus.LOCKED, AssignmentStatus.PROPOSED, actor=actor)
+
+
+def _set_lock(
+    session: Session,
+    round_id: int,
+    pupil_id: int,
+    old: AssignmentStatus,
+    new: AssignmentStatus,
+    *,
+    actor: audit.Actor,
+) -> Assignment:
+    _proposed_round(session, round_id, "locking a placement")
+    assignment = current(session, round_id, pupil_id)
+    sid = rounds.student_id(pupil_id)
+    if assignment is None:
+        raise NotFound(f"pupil {sid} has no placement in round {round_id}")
+    if assignment.status is new:
+        return assignment
+    if assignment.status is not old:
+        raise Conflict(f"pupil {sid}: the placement is {assignment.status.value}")
+    assignment.status = new
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "assignment.lock" if new is AssignmentStatus.LOCKED else "assignment.unlock",
+        "assignment",
+        assignment.id,
+        before={"status": old.value},
+        after={"status": new.value, "pupil": sid},
+    )
+    return assignment
+
+
+def mark_manual(session: Session, round_id: int, pupil_id: int, *, actor: audit.Actor, note: str = "") -> None:
+    """Take a pupil out of the solver: the coordinator places them by hand (:func:`move`)."""
+    allocation_round = rounds.get_round(session, round_id)
+    if allocation_round.status not in (RoundStatus.DRAFT, RoundStatus.PROPOSED, RoundStatus.FAILED):
+        raise Conflict(f"round {round_id} is {allocation_round.status.value}; pupils can be marked before publication")
+    pupil_in(session, allocation_round, pupil_id)
+    if session.get(ManualPlacement, (round_id, pupil_id)) is not None:
+        return
+    session.add(ManualPlacement(round_id=round_id, pupil_id=pupil_id, note=note.strip()[:500] or None))
+    removed = session.execute(
+        delete(Assignment).where(
+            Assignment.round_id == round_id,
+            Assignment.pupil_id == pupil_id,
+            Assignment.status == AssignmentStatus.PROPOSED,
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "round.manual.mark",
+        "allocation_round",
+        round_id,
+        after={"pupil": rounds.student_id(pupil_id), "note": note.strip()[:200], "proposal_removed": bool(removed)},
+    )
+
+
+def unmark_manual(session: Session, round_id: int, pupil_id: int, *, actor: audit.Actor) -> None:
+    removed = session.execute(
+        delete(ManualPlacement).where(ManualPlacement.round_id == round_id, ManualPlacement.pupil_id == pupil_id)
+    ).rowcount  # type: ignore[attr-defined]
+    if removed:
+        audit.record(
+            session,
+            actor,
+            "round.manual.unmark",
+            "allocation_round",
+            round_id,
+            after={"pupil": rounds.student_id(pupil_id)},
+        )
+
+
+def manual_pupils(session: Session, round_id: int) -> list[ManualPlacement]:
+    return list(
+        session.scalars(
+            select(ManualPlacement).where(ManualPlacement.round_id == round_id).order_by(ManualPlacement.created_at)
+        )
+    )
+
+
+def publish(
+    session: Session, round_id: int, deadline: dt.datetime, *, actor: audit.Actor, base_url: str = ""
+) -> AllocationRound:
+    """Publish a proposed round: pupils, schools and employers see their placements.
+
+    Employers must confirm or decline by ``deadline``.  Publishing a round
+    that is already published changes nothing.  The contacts of employers
+    with placements and the staff of schools with placed pupils get a
+    ``round_published`` mail (queued in this transaction; links start with ``base_url``).
+    """
+    allocation_round = rounds.get_round(session, round_id)
+    if allocation_round.status is RoundStatus.PUBLISHED:
+        return allocation_round
+    if deadline.tzinfo is None:
+        raise ValidationError(f"round {round_id}: field confirm_deadline needs a time zone")
+    if deadline <= utcnow():
+        raise ValidationError(f"round {round_id}: field confirm_deadline must lie in the future")
+    now = utcnow()
+    moved = session.execute(
+        update(AllocationRound)
+        .where(AllocationRound.id == round_id, AllocationRound.status == RoundStatus.PROPOSED)
+        .values(status=RoundStatus.PUBLISHED, published_at=now, confirm_deadline=deadline)
+    ).rowcount  # type: ignore[attr-defined]
+    if moved != 1:
+        session.refresh(allocation_round)
+        raise Conflict(f"round {round_id} is {allocation_round.status.value}; only a proposed round can be published")
+    published = session.execute(
+        update(Assignment)
+        .where(Assignment.round_id == round_id, Assignment.status == AssignmentStatus.PROPOSED)
+        .values(status=AssignmentStatus.PUBLISHED, updated_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    check_places(session, round_id)
+    session.refresh(allocation_round)
+    audit.record(
+        session,
+        actor,
+        "round.publish",
+        "allocation_round",
+        round_id,
+        before={"status": RoundStatus.PROPOSED.value},
+        after={"status": RoundStatus.PUBLISHED.value, "confirm_deadline": deadline.isoformat(), "published": published},
+    )
+    logger.info("Round %s published by %s: %s placements", round_id, actor.label, published)
+    _mail_published(session, allocation_round, base_url)
+    return allocation_round
+
+
+def _mail_published(session: Session, allocation_round: AllocationRound, base_url: str) -> None:
+    """Tell each employer contact and school staff member how many placements their organisation got.
+
+    Only counts are mailed: no pupil's name reaches anyone before they log in.
+    """
+    published = (
+        select(Assignment)
+        .where(Assignment.round_id == allocation_round.id, Assignment.status == AssignmentStatus.PUBLISHED)
+        .subquery()
+    )
+    at_employers = session.execute(
+        select(User, Employer.name, func.count(published.c.id))
+        .join(EmployerMembership, EmployerMembership.user_id == User.id)
+        .join(Employer, Employer.id == EmployerMembership.employer_id)
+        .join(Offer, Offer.employer_id == Employer.id)
+        .join(published, published.c.offer_id == Offer.id)
+        .where(*reachable(Role.EMPLOYER_CONTACT))
+        .group_by(User.id, Employer.id, Employer.name)
+    ).all()
+    at_schools = session.execute(
+        select(User, School.name, func.count(published.c.id))
+        .join(SchoolMembership, SchoolMembership.user_id == User.id)
+        .join(School, School.id == SchoolMembership.school_id)
+        .join(Pupil, Pupil.school_id == School.id)
+        .join(published, published.c.pupil_id == Pupil.id)
+        .where(*reachable(Role.SCHOOL_STAFF))
+        .group_by(User.id, School.id, School.name)
+    ).all()
+    # One mail per person, even for someone who is a contact of two employers.
+    per_user: dict[int, tuple[User, str, list[str], int]] = {}
+    for rows, role in ((at_employers, "employer"), (at_schools, "school")):
+        for user, organisation, count in rows:
+            _, first_role, organisations, total = per_user.get(user.id, (user, role, [], 0))
+            per_user[user.id] = (user, first_role, [*organisations, organisation], total + int(count))
+    deadline = allocation_round.confirm_deadline
+    for user, role, orgs, total in per_user.values():
+        assert user.email is not None
+        mail.enqueue(
+            session,
+            kind=MailKind.ROUND_PUBLISHED,
+            recipient=user.email,
+            locale=user.locale,
+            context={
+                "name": user.display_name,
+                "organisation": ", ".join(sorted(orgs)),
+                "role": role,
+                "placements": total,
+                "deadline": mail.local_time(deadline) if deadline is not None else "",
+                "url": base_url.rstrip("/") + (EMPLOYER_PATH if role == "employer" else SCHOOL_PATH),
+            },
+            dedup_key=f"round:{allocation_round.id}:published:user:{user.id}",
+            user_id=user.id,
+        )
+
+
+def _answerable(session: Session, assignment: Assignment, what: str) -> None:
+    allocation_round = assignment.round
+    if allocation_round.status is not RoundStatus.PUBLISHED:
+        raise Conflict(f"placement {assignment.id}: round {allocation_round.id} is {allocation_round.status.value}")
+    deadline = allocation_round.confirm_deadline
+    if deadline is not None and utcnow() > deadline:
+        raise Conflict(f"placement {assignment.id}: the deadline to {what} passed on {deadline:%Y-%m-%d %H:%M} UTC")
+
+
+def confirm(session: Session, assignment: Assignment, *, actor: audit.Actor, base_url: str = "") -> Assignment:
+    """The employer confirms a published placement (a second confirmation changes nothing).
+
+    The staff of the pupil's school get a ``placement_confirmed`` mail with a
+    calendar file (queued in this transaction).
+    """
+    if assignment.status is AssignmentStatus.CONFIRMED:
+        return assignment
+    _answerable(session, assignment, "confirm")
+    confirmed = _answer(session, assignment, AssignmentStatus.CONFIRMED, None, actor)
+    mail_confirmed(session, confirmed, base_url)
+    return confirmed
+
+
+def mail_confirmed(session: Session, assignment: Assignment, base_url: str) -> None:
+    """Tell the staff of the pupil's school, and only them, that the placement is confirmed."""
+    pupil, offer, period = assignment.pupil, assignment.offer, assignment.period
+    for user in school_staff(session, [pupil.school_id]).get(pupil.school_id, []):
+        assert user.email is not None
+        calendar = mail.placement_calendar(
+            uid=f"prao-assignment-{assignment.id}@praktik",
+            title=offer.title,
+            employer=offer.employer.name,
+            address=offer.workplace.address,
+            start=period.start_date,
+            end=period.end_date,
+            supervisor=offer.supervisor_name or "",
+            supervisor_phone=offer.supervisor_phone or "",
+            supervisor_email=offer.supervisor_email or "",
+            pupil=pupil.full_name,
+            locale=user.locale,
+        )
+        mail.enqueue(
+            session,
+            kind=MailKind.PLACEMENT_CONFIRMED,
+            recipient=user.email,
+            locale=user.locale,
+            context={
+                "name": user.display_name,
+                "pupil": pupil.full_name,
+                "school": pupil.school.name,
+                "class_name": pupil.school_class.name,
+                "employer": offer.employer.name,
+                "title": offer.title,
+                "address": offer.workplace.address,
+                "start": period.start_date.isoformat(),
+                "end": period.end_date.isoformat(),
+                "supervisor": offer.supervisor_name or "",
+                "url": base_url.rstrip("/") + SCHOOL_PATH,
+            },
+            dedup_key=f"assignment:{assignment.id}:confirmed:user:{user.id}",
+            user_id=user.id,
+            attachment=calendar,
+        )
+
+
+def decline(session: Session, assignment: Assignment, reason: str, *, actor: audit.Actor) -> Assignment:
+    """The employer declines a published placement, with a reason; the pupil is placed again by an incremental round."""
+    clean = (reason or "").strip()
+    if not clean:
+        raise ValidationError(f"placement {assignment.id}: field reason is required to decline")
+    if assignment.status is AssignmentStatus.DECLINED:
+        return assignment
+    _answerable(session, assignment, "decline")
+    return _answer(session, assignment, AssignmentStatus.DECLINED, clean[:1000], actor)
+
+
+def _answer(
+    session: Session, assignment: Assignment, status: AssignmentStatus, reason: str | None, actor: audit.Actor
+) -> Assignment:
+    now = utcnow()
+    moved = session.execute(
+        update(Assignment)
+        .where(Assignment.id == assignment.id, Assignment.status == AssignmentStatus.PUBLISHED)
+        .values(status=status, decline_reason=reason, answered_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(assignment)
+    if moved != 1:
+        raise Conflict(
+            f"placement {assignment.id} is {assignment.status.value}; only a published placement can be answered"
+        )
+    audit.record(
+        session,
+        actor,
+        f"assignment.{status.value}",
+        "assignment",
+        assignment.id,
+        before={"status": AssignmentStatus.PUBLISHED.value},
+        after={"status": status.value} | ({"reason": reason} if reason else {}),
+    )
+    return assignment
+
+
+def pending_changes(session: Session, round_id: int) -> list[dict[str, Any]]:
+    """The changes an incremental solve proposes for a published round, one entry per pupil.
+
+    Each entry: ``pupil`` (id), ``student``, ``from`` and ``to`` (offer codes or
+    None), ``reason``, ``to_rank``.
+    """
+    allocation_round = rounds.get_round(session, round_id)
+    changes = (allocation_round.outcome or {}).get("changes") or {}
+    if allocation_round.status is not RoundStatus.PUBLISHED or "moves" not in changes:
+        return []
+    proposed = {
+        a.pupil_id: a
+        for a in session.scalars(
+            select(Assignment).where(Assignment.round_id == round_id, Assignment.status == AssignmentStatus.PROPOSED)
+        )
+    }
+    entries = []
+    for move_ in changes["moves"]:
+        pupil_id = rounds.pupil_id_of(move_["student"])
+        row = proposed.get(pupil_id)
+        if move_["to"] is not None and row is None:
+            continue  # already applied or discarded
+        entries.append(
+            {
+                "pupil": pupil_id,
+                "student": move_["student"],
+                "from": move_["from"],
+                "to": move_["to"],
+                "to_rank": row.rank if row is not None else None,
+                "reason": move_["reason"],
+            }
+        )
+    return entries
+
+
+def accept_changes(session: Session, round_id: int, *, actor: audit.Actor) -> int:
+    """Apply every pending change of a published round at once; returns how many pupils changed.
+
+    Refused when the round changed since the changes were computed (another
+    decline, a new offer): the coordinator then runs the incremental round again.
+    Confirmed and locked placements are never touched.
+    """
+    allocation_round = rounds.get_round(session, round_id)
+    if allocation_round.status is not RoundStatus.PUBLISHED:
+        raise Conflict(f"round {round_id} is {allocation_round.status.value}, not published")
+    entries = pending_changes(session, round_id)
+    if not entries:
+        raise Conflict(f"round {round_id} has no pending changes")
+    build = rounds.build_instance(session, allocation_round, incremental=True)
+    if build.input_hash != allocation_round.input_hash:
+        raise Conflict(f"round {round_id} changed since the changes were computed; run the incremental round again")
+    now = utcnow()
+    changed = 0
+    for entry in entries:
+        pupil_id = entry["pupil"]
+        old = session.scalars(
+            select(Assignment).where(
+                Assignment.round_id == round_id,
+                Assignment.pupil_id == pupil_id,
+                Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+            )
+        ).first()
+        if old is not None:
+            if old.status is not AssignmentStatus.PUBLISHED:
+                raise Conflict(f"pupil {entry['student']}: the placement is {old.status.value} and is kept")
+            old.status = AssignmentStatus.WITHDRAWN
+            old.updated_at = now
+            session.flush()
+        if entry["to"] is not None:
+            session.execute(
+                update(Assignment)
+                .where(
+                    Assignment.round_id == round_id,
+                    Assignment.pupil_id == pupil_id,
+                    Assignment.status == AssignmentStatus.PROPOSED,
+                )
+                .values(status=AssignmentStatus.PUBLISHED, updated_at=now)
+            )
+        changed += 1
+        audit.record(
+            session,
+            actor,
+            "assignment.change",
+            "allocation_round",
+            round_id,
+            before={"pupil": entry["student"], "offer": entry["from"]},
+            after={"pupil": entry["student"], "offer": entry["to"], "reason": entry["reason"]},
+        )
+    check_places(session, round_id)
+    outcome = dict(allocation_round.outcome or {})
+    outcome["changes"] = dict(outcome.get("changes") or {}) | {"accepted_at": now.isoformat(), "moves": []}
+    allocation_round.outcome = outcome
+    session.flush()
+    logger.info("Round %s: %s accepted %s changes", round_id, actor.label, changed)
+    return changed
+
+
+def discard_changes(session: Session, round_id: int, *, actor: audit.Actor) -> int:
+    allocation_round = rounds.get_round(session, round_id)
+    if allocation_round.status is not RoundStatus.PUBLISHED:
+        raise Conflict(f"round {round_id} is {allocation_round.status.value}, not published")
+    removed = session.execute(
+        delete(Assignment).where(Assignment.round_id == round_id, Assignment.status == AssignmentStatus.PROPOSED)
+    ).rowcount  # type: ignore[attr-defined]
+    outcome = dict(allocation_round.outcome or {})
+    outcome["changes"] = dict(outcome.get("changes") or {}) | {"moves": []}
+    allocation_round.outcome = outcome
+    audit.record(session, actor, "round.changes.discard", "allocation_round", round_id, after={"removed": removed})
+    session.flush()
+    return int(removed)
+
+
+def close(session: Session, round_id: int, *, actor: audit.Actor) -> AllocationRound:
+    """Close a published round: the season is over, nothing changes any more."""
+    allocation_round = rounds.get_round(session, round_id)
+    if allocation_round.status is RoundStatus.CLOSED:
+        return allocation_round
+    if allocation_round.status is not RoundStatus.PUBLISHED:
+        raise Conflict(f"round {round_id} is {allocation_round.status.value}; only a published round can be closed")
+    allocation_round.status = RoundStatus.CLOSED
+    audit.record(session, actor, "round.close", "allocation_round", round_id, after={"status": "closed"})
+    session.flush()
+    return allocation_round
+
+
+@dataclasses.dataclass(frozen=True)
+class EmployerLine:
+    """What an employer sees of a pupil placed with it: name, school, class, dates, nothing more."""
+
+    assignment_id: int
+    pupil_name: str
+    school: str
+    class_name: str
+    offer_title: str
+    start: dt.date
+    end: dt.date
+    status: str
+    deadline: dt.datetime | None
+    deadline_passed: bool
+    decline_reason: str | None
+
+
+_EMPLOYER_VISIBLE = (
+    AssignmentStatus.PUBLISHED,
+    AssignmentStatus.CONFIRMED,
+    AssignmentStatus.LOCKED,
+    AssignmentStatus.DECLINED,
+)
+
+
+def _employer_query(user_id: int) -> Select[Any]:
+    return (
+        select(Assignment)
+        .join(Offer, Assignment.offer_id == Offer.id)
+        .join(EmployerMembership, EmployerMembership.employer_id == Offer.employer_id)
+        .join(AllocationRound, Assignment.round_id == AllocationRound.id)
+        .where(
+            EmployerMembership.user_id == user_id,
+            Assignment.status.in_(_EMPLOYER_VISIBLE),
+            AllocationRound.status.in_((RoundStatus.PUBLISHED, RoundStatus.CLOSED)),
+        )
+    )
+
+
+def for_employer_user(session: Session, user_id: int, assignment_id: int) -> Assignment | None:
+    """The placement if it is at an employer the user belongs to and has been published; else None."""
+    return session.scalars(_employer_query(user_id).where(Assignment.id == assignment_id)).first()
+
+
+def employer_placements(session: Session, user_id: int) -> list[EmployerLine]:
+    """The published placements at the user's employers: only pupils assigned to them."""
+    now = utcnow()
+    lines = []
+    for a in session.scalars(_employer_query(user_id).order_by(Assignment.period_id, Assignment.id)):
+        deadline = a.round.confirm_deadline
+        lines.append(
+            EmployerLine(
+                assignment_id=a.id,
+                pupil_name=f"{a.pupil.first_name} {a.pupil.last_name}",
+                school=a.pupil.school.name,
+                class_name=a.pupil.school_class.name,
+                offer_title=a.offer.title,
+                start=a.period.start_date,
+                end=a.period.end_date,
+                status=a.status.value,
+                deadline=deadline,
+                deadline_passed=deadline is not None and now > deadline,
+                decline_reason=a.decline_reason,
+            )
+        )
+    return lines

@@ -1,0 +1,405 @@
+"""Solving rounds in a background worker process, with progress and dead-worker detection.
+
+The web request only queues a job (:func:`enqueue`) and starts a worker
+process for it (:func:`launch`); it never solves.  The worker
+(``python -m placement.runtime.worker JOB``) claims the job with one conditional
+UPDATE, writes a heartbeat every :data:`HEARTBEAT_S` seconds and its progress,
+runs the solve through :mod:`placement.rounds.solving` and ends the job
+``succeeded`` or ``failed``.  A worker that is killed or crashes cannot say so
+itself: :func:`reap` finds running jobs whose heartbeat stopped (or whose
+process is gone) and fails them, and the round with them, so the coordinator
+sees what happened and can start again.  Reaping happens whenever a round's
+jobs are read, so a page reload is enough.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+import solver
+from placement import audit
+from placement.db import utcnow, violated_constraint
+from placement.enums import JobKind, JobState, RoundStatus
+from placement.errors import Conflict, PlacementError
+from placement.models import SolveJob
+from placement.rounds import bridge as solver_bridge
+from placement.rounds import setup as rounds
+from placement.rounds import solving
+from solver.compare import summarise
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_S = 2.0
+#: A running job whose heartbeat is older than this is considered dead.
+STALE_AFTER_S = 20.0
+#: A queued job no worker claimed within this time is considered lost.
+UNCLAIMED_AFTER_S = 120.0
+#: The reference methods summarised beside the two mechanisms on the review page.
+#: ``mcf`` (plain rank-squared min-cost flow) is one min-cost flow: cheap next to the optimisation.
+REFERENCES = ("mcf", "da", "fcfs")
+
+
+def enqueue(session: Session, round_id: int, *, actor: audit.Actor) -> SolveJob:
+    """Queue a solve of the round: initial for a draft, proposed or failed round; incremental when published."""
+    allocation_round = rounds.get_round(session, round_id)
+    reap(session, round_id)
+    if allocation_round.status is RoundStatus.PUBLISHED:
+        kind = JobKind.INCREMENTAL
+    elif allocation_round.status in solving.STARTABLE:
+        kind = JobKind.INITIAL
+    else:
+        raise Conflict(f"round {round_id} is {allocation_round.status.value}; it cannot be solved now")
+    live = live_job(session, round_id)
+    if live is not None:
+        raise Conflict(f"round {round_id} is already being solved (job {live.id}, {live.state.value})")
+    job = SolveJob(round_id=round_id, kind=kind, state=JobState.QUEUED, created_by_id=actor.user_id)
+    session.add(job)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        if violated_constraint(exc) == "uq_solve_job_live_round":
+            raise Conflict(f"round {round_id} is already being solved") from None
+        raise
+    audit.record(session, actor, "round.solve.queue", "allocation_round", round_id, after={"job": job.id, "kind": kind})
+    return job
+
+
+def launch(job_id: int, database_url: str, *, log_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a worker process for ``job_id`` in its own session and process group.
+
+    A daemon thread waits for it, so that a finished worker leaves no zombie
+    behind in the launching (web) process.
+    """
+    env = dict(os.environ, PRAKTIK_DATABASE_URL=database_url)
+    log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        process = subprocess.Popen(  # noqa: S603  (our own interpreter and module, a numeric job id)
+            [sys.executable, "-m", "placement.runtime.worker", str(job_id)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        if log_path is not None:
+            log.close()  # type: ignore[union-attr]
+    threading.Thread(target=process.wait, name=f"praktik-worker-{job_id}", daemon=True).start()
+    logger.info("Solve job %s: worker process %s started", job_id, process.pid)
+    return process
+
+
+def live_job(session: Session, round_id: int) -> SolveJob | None:
+    return session.scalars(
+        select(SolveJob).where(SolveJob.round_id == round_id, SolveJob.state.in_((JobState.QUEUED, JobState.RUNNING)))
+    ).first()
+
+
+def latest_job(session: Session, round_id: int) -> SolveJob | None:
+    reap(session, round_id)
+    return session.scalars(
+        select(SolveJob).where(SolveJob.round_id == round_id).order_by(SolveJob.id.desc()).limit(1)
+    ).first()
+
+
+def reap(session: Session, round_id: int | None = None, *, now: dt.datetime | None = None) -> list[int]:
+    """Fail jobs whose worker is gone; returns their ids.  Their rounds leave ``solving`` as ``failed``."""
+    now = now or utcnow()
+    query = select(SolveJob).where(SolveJob.state.in_((JobState.QUEUED, JobState.RUNNING)))
+    if round_id is not None:
+        query = query.where(SolveJob.round_id == round_id)
+    dead: list[int] = []
+    for job in session.scalars(query):
+        reason = _death(job, now)
+        if reason is None:
+            continue
+        moved = session.execute(
+            update(SolveJob)
+            .where(SolveJob.id == job.id, SolveJob.state == job.state)
+            .values(state=JobState.FAILED, error=reason, finished_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        if moved != 1:
+            continue
+        session.refresh(job)
+        dead.append(job.id)
+        if job.kind is JobKind.INITIAL:
+            solving.fail_solve(session, job.round_id, reason, actor=audit.SYSTEM)
+        audit.record(session, audit.SYSTEM, "round.solve.dead", "allocation_round", job.round_id, after={"job": job.id})
+        logger.warning("Solve job %s of round %s: %s", job.id, job.round_id, reason)
+    return dead
+
+
+def _death(job: SolveJob, now: dt.datetime) -> str | None:
+    if job.state is JobState.QUEUED:
+        if (now - job.created_at).total_seconds() > UNCLAIMED_AFTER_S:
+            return f"no worker started the solve within {UNCLAIMED_AFTER_S:.0f} s"
+        return None
+    if job.pid is not None and job.host == socket.gethostname() and not process_alive(job.pid):
+        return f"the worker process (pid {job.pid}) stopped during: {job.progress or 'start'}"
+    beat = job.heartbeat_at or job.started_at or job.created_at
+    if (now - beat).total_seconds() > STALE_AFTER_S:
+        return (
+            f"the worker stopped answering (no heartbeat for {STALE_AFTER_S:.0f} s) during: {job.progress or 'start'}"
+        )
+    return None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover  (a process of another user)
+        return True
+    # A killed child of this process stays a zombie until reaped: not alive.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:  # pragma: no cover  (no /proc)
+        return True
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, make_session: sessionmaker[Session], job_id: int, every_s: float) -> None:
+        super().__init__(name=f"praktik-heartbeat-{job_id}", daemon=True)
+        self.make_session = make_session
+        self.job_id = job_id
+        self.every_s = every_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every_s):
+            try:
+                with self.make_session() as session, session.begin():
+                    session.execute(
+                        update(SolveJob)
+                        .where(SolveJob.id == self.job_id, SolveJob.state == JobState.RUNNING)
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # pragma: no cover  (a database hiccup; the next beat tries again)
+                logger.exception("heartbeat of job %s failed", self.job_id)
+
+
+def run_job(
+    make_session: sessionmaker[Session],
+    job_id: int,
+    *,
+    solve: Callable[..., dict[str, Any]] = solver_bridge.solve_out_of_process,
+    heartbeat_s: float | None = HEARTBEAT_S,
+) -> JobState:
+    """Run a queued job to its end in this process (the worker's body).  Returns the final state.
+
+    ``heartbeat_s`` None writes no heartbeat from a second thread (for callers
+    whose sessions share one connection); progress updates still beat.
+    """
+    with make_session() as session, session.begin():
+        now = utcnow()
+        claimed = session.execute(
+            update(SolveJob)
+            .where(SolveJob.id == job_id, SolveJob.state == JobState.QUEUED)
+            .values(
+                state=JobState.RUNNING,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started_at=now,
+                heartbeat_at=now,
+                progress="building the instance",
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        job = session.get(SolveJob, job_id)
+        if job is None or claimed != 1:
+            logger.warning("Solve job %s is not queued; nothing to do", job_id)
+            return job.state if job is not None else JobState.FAILED
+        round_id, kind = job.round_id, job.kind
+        actor = _actor(session, job)
+    heartbeat = _Heartbeat(make_session, job_id, heartbeat_s or HEARTBEAT_S)
+    if heartbeat_s is not None:
+        heartbeat.start()
+    try:
+        if kind is JobKind.INITIAL:
+            _run_initial(make_session, job_id, round_id, actor, solve)
+        else:
+            _run_incremental(make_session, job_id, round_id, actor, solve)
+    except (PlacementError, solver.InstanceError, solver.ResultError) as exc:
+        _fail(make_session, job_id, round_id, kind, str(exc), actor=actor)
+        return JobState.FAILED
+    except Exception as exc:
+        logger.exception("Solve job %s failed", job_id)
+        _fail(make_session, job_id, round_id, kind, f"internal error: {type(exc).__name__}: {exc}", actor=actor)
+        return JobState.FAILED
+    finally:
+        heartbeat.stopped.set()
+        if heartbeat.is_alive():
+            heartbeat.join(5)
+    return JobState.SUCCEEDED
+
+
+def _actor(session: Session, job: SolveJob) -> audit.Actor:
+    if job.created_by_id is None:
+        return audit.SYSTEM
+    return audit.Actor(label=f"user:{job.created_by_id}", user_id=job.created_by_id)
+
+
+def _progress(make_session: sessionmaker[Session], job_id: int, text: str) -> None:
+    with make_session() as session, session.begin():
+        session.execute(update(SolveJob).where(SolveJob.id == job_id).values(progress=text, heartbeat_at=utcnow()))
+
+
+def _run_initial(
+    make_session: sessionmaker[Session],
+    job_id: int,
+    round_id: int,
+    actor: audit.Actor,
+    solve: Callable[..., dict[str, Any]],
+) -> None:
+    """Solve the round's mechanism and, in the same child process and network, every method it is compared with.
+
+    The comparison (the review page's trade-off table) holds every method
+    summarised on the round's own instance, so that the request that shows
+    the page only reads it.  A comparison whose solve fails is stored as
+    ``{"method": ..., "error": ...}``: the proposal stands.
+    """
+    with make_session() as session, session.begin():
+        build = solving.begin_solve(session, round_id, actor=actor)
+    mechanism = rounds.mechanism_of(build.instance["policy"])
+    students = len(build.instance["students"])
+    others = [m for m in (*rounds.MECHANISMS, *REFERENCES) if m != mechanism]
+    instance = solver.load_instance(build.instance)
+    summaries: dict[str, dict[str, Any]] = {}
+
+    def compared(method: str, result_doc: dict[str, Any] | None, error: str | None) -> None:
+        if result_doc is not None:
+            try:
+                summaries[method] = _summary(instance, method, result_doc)
+            except solver.ResultError as exc:
+                error = "; ".join(exc.problems[:5])
+        if result_doc is None or method not in summaries:
+            logger.warning("Solve job %s: the comparison with %s failed: %s", job_id, method, error)
+            summaries[method] = {"method": method, "error": str(error)[:500]}
+        _progress(make_session, job_id, f"compared with {len(summaries)} of {len(others)} other methods")
+
+    _progress(make_session, job_id, f"solving ({students} pupils, {mechanism}, then {len(others)} comparisons)")
+    result_doc = solve(build.instance, method=mechanism, compare=others, on_compared=compared)
+    if result_doc.get("method") != mechanism:
+        raise solver_bridge.SolveFailed(
+            f"the round is allocated by {mechanism}, but the solver answered with {result_doc.get('method')!r}"
+        )
+    comparison = {mechanism: _summary(instance, mechanism, result_doc)}
+    comparison.update({m: summaries.get(m, {"method": m, "error": "not solved"}) for m in others})
+    _progress(make_session, job_id, "storing the proposal")
+    with make_session() as session, session.begin():
+        solving.finish_solve(
+            session, round_id, build.instance, result_doc, actor=actor, comparison=comparison, job_id=job_id
+        )
+        _succeed(session, job_id)
+
+
+def _summary(instance: solver.Instance, method: str, result_doc: dict[str, Any]) -> dict[str, Any]:
+    """One method's summary as stored: :func:`solver.compare.summarise` plus its equity and strategy-proofness.
+
+    Strategy-proofness is the method's (:data:`rounds.STRATEGY_PROOF`), or for
+    ``da-reserves`` whether this round meets its condition, as its result says.
+    """
+    result = solver.result_from_dict(result_doc)
+    summary = summarise(instance, result).to_dict()
+    calibration = result_doc.get("calibration") or {}
+    summary["strategy_proof"] = (
+        calibration.get("strategy_proof") if method == "da-reserves" else rounds.STRATEGY_PROOF.get(method)
+    )
+    return summary
+
+
+def _run_incremental(
+    make_session: sessionmaker[Session],
+    job_id: int,
+    round_id: int,
+    actor: audit.Actor,
+    solve: Callable[..., dict[str, Any]],
+) -> None:
+    with make_session() as session, session.begin():
+        build, previous = solving.begin_changes(session, round_id, actor=actor)
+    _progress(make_session, job_id, f"solving the changes ({len(build.instance['students'])} pupils)")
+    result_doc = solve(build.instance, method="optimal", previous=previous)
+    _progress(make_session, job_id, "storing the proposed changes")
+    with make_session() as session, session.begin():
+        solving.finish_changes(session, round_id, build.instance, result_doc, actor=actor, job_id=job_id)
+        _succeed(session, job_id)
+
+
+def _succeed(session: Session, job_id: int) -> None:
+    session.execute(
+        update(SolveJob)
+        .where(SolveJob.id == job_id, SolveJob.state == JobState.RUNNING)
+        .values(state=JobState.SUCCEEDED, progress="done", finished_at=utcnow())
+    )
+
+
+def _fail(
+    make_session: sessionmaker[Session], job_id: int, round_id: int, kind: JobKind, error: str, *, actor: audit.Actor
+) -> None:
+    with make_session() as session, session.begin():
+        session.execute(
+            update(SolveJob)
+            .where(SolveJob.id == job_id, SolveJob.state == JobState.RUNNING)
+            .values(state=JobState.FAILED, error=error[:2000], finished_at=utcnow())
+        )
+        if kind is JobKind.INITIAL:
+            solving.fail_solve(session, round_id, error, actor=actor)
+        else:
+            audit.record(
+                session, actor, "round.changes.fail", "allocation_round", round_id, after={"error": error[:500]}
+            )
+
+
+def wait(make_session: sessionmaker[Session], job_id: int, *, timeout_s: float = 300.0) -> SolveJob:
+    """Wait until a job ends (CLI and tests); returns it, reaped if its worker died."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with make_session() as session, session.begin():
+            job = session.get(SolveJob, job_id)
+            if job is None:
+                raise Conflict(f"solve job {job_id} does not exist")
+            reap(session, job.round_id)
+            session.refresh(job)
+            if job.state in (JobState.SUCCEEDED, JobState.FAILED) or time.monotonic() > deadline:
+                session.expunge(job)
+                return job
+        time.sleep(0.2)
+
+
+def round_jobs(session: Session, round_id: int, limit: int = 10) -> list[SolveJob]:
+    reap(session, round_id)
+    return list(
+        session.scalars(select(SolveJob).where(SolveJob.round_id == round_id).order_by(SolveJob.id.desc()).limit(limit))
+    )
+
+
+def job_view(job: SolveJob) -> Mapping[str, Any]:
+    """What the progress endpoint answers."""
+    return {
+        "id": job.id,
+        "round": job.round_id,
+        "kind": job.kind,
+        "state": job.state.value,
+        "progress": job.progress,
+        "error": job.error,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }

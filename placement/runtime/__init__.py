@@ -1,0 +1,1 @@
+"""The processes: the scheduler, the solve worker, and the sweeps the scheduler runs."""

@@ -1,1 +1,0 @@
-"""Services: plain functions taking a Session first.  They flush, never commit."""
