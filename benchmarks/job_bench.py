@@ -32,7 +32,7 @@ from placement.db import make_engine
 from placement.enums import RoundStatus
 from placement.migrate import upgrade
 from placement.models import AllocationRound, Assignment, RoundArtifact, SolveJob
-from placement.rounds import jobs
+from placement.rounds import bridge, jobs
 from placement.rounds import setup as rounds
 
 
@@ -75,7 +75,7 @@ def _job(make_session: sessionmaker[Session], round_id: int) -> float:
 
 def _in_process(make_session: sessionmaker[Session], round_id: int) -> tuple[float, int, list[str]]:
     with make_session() as session:
-        build = rounds.build_instance(session, rounds.get_round(session, round_id))
+        build = bridge.build_instance(session, rounds.get_round(session, round_id))
     instance = solver.load_instance(build.instance)
     mechanism = rounds.mechanism_of(build.instance["policy"])
     methods = [mechanism] + [m for m in (*rounds.MECHANISMS, *jobs.REFERENCES) if m != mechanism]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated, Any
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Engine, Enum, MetaData, create_engine, event, func
 from sqlalchemy.orm import DeclarativeBase, mapped_column, sessionmaker
@@ -165,3 +166,12 @@ def violated_constraint(exc: Exception) -> str | None:
             if index.unique and {c.name for c in index.columns} == names and index.name:
                 return str(index.name)
     return None
+
+
+T = TypeVar("T")
+
+
+def chunks(ids: Sequence[T], size: int = 900) -> Iterable[list[T]]:
+    """Split id lists for IN clauses (SQLite allows a limited number of parameters)."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])

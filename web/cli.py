@@ -266,12 +266,13 @@ def geocode(limit: int | None) -> None:
 def export_round(round_id: int, output: Path) -> None:
     """Write round ROUND (its id) as a praktik-instance/1 file."""
     from placement.errors import PlacementError
+    from placement.rounds import bridge
     from placement.rounds import setup as rounds
 
     app = _app()
     try:
         with _transaction(app) as session:
-            build = rounds.build_instance(session, rounds.get_round(session, round_id))
+            build = bridge.build_instance(session, rounds.get_round(session, round_id))
     except PlacementError as exc:
         _fail(getattr(exc, "problems", [str(exc)]))
     for note in build.notes:

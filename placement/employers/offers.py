@@ -4,7 +4,7 @@ An offer is shown to pupils only when it is an ACTIVE catalogue offer of an
 APPROVED employer, a risk assessment for minors has been confirmed for it
 (AFS 2012:3), and it has places in some period.  :func:`visible_offers` is
 the query and :func:`visibility_problem` the same rule for one offer; the
-round builder (``rounds.build_instance``) applies the same rule.
+round builder (``bridge.build_instance``) applies the same rule.
 
 Places are changed with one conditional UPDATE that also counts the
 assignments in force, so lowering them cannot slip under the number of pupils

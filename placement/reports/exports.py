@@ -38,6 +38,7 @@ from placement.models import (
     SchoolClass,
     Workplace,
 )
+from placement.rounds import bridge
 from placement.rounds import setup as rounds
 
 #: A text starting with one of these is a formula to Excel, LibreOffice or Google Sheets (OWASP).
@@ -198,7 +199,7 @@ def placement_rows(
             class_name=klass.name,
             last_name=pupil.last_name,
             first_name=pupil.first_name,
-            pupil_code=rounds.student_id(pupil.id),
+            pupil_code=bridge.student_id(pupil.id),
             period=period.code,
             start=period.start_date,
             end=period.end_date,

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 import solver
 from placement import audit
+from placement.db import chunks
 from placement.enums import ArtifactKind, AssignmentStatus
 from placement.errors import ValidationError
 from placement.models import (
@@ -62,9 +63,8 @@ from placement.models import (
     User,
     round_period,
 )
-from placement.rounds import review, solving
+from placement.rounds import bridge, review, solving
 from placement.rounds import setup as rounds
-from placement.rounds.setup import chunks
 from solver.equity import TERCILES, school_terciles
 
 logger = logging.getLogger(__name__)
@@ -310,7 +310,7 @@ class _Matcher:
         return cls(
             pupil_ids=frozenset(pupil_ids),
             user_ids=frozenset(user_ids),
-            words=frozenset(rounds.student_id(pupil_id).casefold() for pupil_id in pupil_ids),
+            words=frozenset(bridge.student_id(pupil_id).casefold() for pupil_id in pupil_ids),
             names=frozenset(tokenised),
             lengths=frozenset(len(name) for name in tokenised),
             emails=frozenset(email.casefold() for email in emails),
@@ -462,7 +462,7 @@ def _stored_outcomes(session: Session, allocation_round: AllocationRound) -> lis
             .where(round_period.c.round_id == allocation_round.id)
         )
     )
-    held = rounds.placements_in_force(session, allocation_round.id)
+    held = bridge.placements_in_force(session, allocation_round.id)
     pupil_ids.update(held)
     outcomes = []
     for chunk in chunks(sorted(pupil_ids)):

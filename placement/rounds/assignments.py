@@ -53,6 +53,7 @@ from placement.models import (
     SchoolMembership,
     User,
 )
+from placement.rounds import bridge
 from placement.rounds import setup as rounds
 
 logger = logging.getLogger(__name__)
@@ -74,10 +75,10 @@ def _proposed_round(session: Session, round_id: int, what: str) -> AllocationRou
 def pupil_in(session: Session, allocation_round: AllocationRound, pupil_id: int) -> tuple[Pupil, Period]:
     pupil = session.get(Pupil, pupil_id)
     if pupil is None:
-        raise NotFound(f"pupil {rounds.student_id(pupil_id)} does not exist")
+        raise NotFound(f"pupil {bridge.student_id(pupil_id)} does not exist")
     period = pupil.school_class.period if pupil.school_class is not None else None
     if period is None or period not in allocation_round.periods:
-        raise NotFound(f"pupil {rounds.student_id(pupil_id)} is not in round {allocation_round.id}")
+        raise NotFound(f"pupil {bridge.student_id(pupil_id)} is not in round {allocation_round.id}")
     return pupil, period
 
 
@@ -185,7 +186,7 @@ def move(
     """
     allocation_round = _proposed_round(session, round_id, "moving a pupil")
     pupil, period = pupil_in(session, allocation_round, pupil_id)
-    sid = rounds.student_id(pupil_id)
+    sid = bridge.student_id(pupil_id)
     offer = session.scalar(select(Offer).where(Offer.code == offer_code.strip()))
     if offer is None:
         raise NotFound(f"pupil {sid}: offer {offer_code.strip()!r} does not exist")
@@ -264,7 +265,7 @@ def _set_lock(
 ) -> Assignment:
     _proposed_round(session, round_id, "locking a placement")
     assignment = current(session, round_id, pupil_id)
-    sid = rounds.student_id(pupil_id)
+    sid = bridge.student_id(pupil_id)
     if assignment is None:
         raise NotFound(f"pupil {sid} has no placement in round {round_id}")
     if assignment.status is new:
@@ -308,7 +309,7 @@ def mark_manual(session: Session, round_id: int, pupil_id: int, *, actor: audit.
         "round.manual.mark",
         "allocation_round",
         round_id,
-        after={"pupil": rounds.student_id(pupil_id), "note": note.strip()[:200], "proposal_removed": bool(removed)},
+        after={"pupil": bridge.student_id(pupil_id), "note": note.strip()[:200], "proposal_removed": bool(removed)},
     )
 
 
@@ -323,7 +324,7 @@ def unmark_manual(session: Session, round_id: int, pupil_id: int, *, actor: audi
             "round.manual.unmark",
             "allocation_round",
             round_id,
-            after={"pupil": rounds.student_id(pupil_id)},
+            after={"pupil": bridge.student_id(pupil_id)},
         )
 
 
@@ -558,7 +559,7 @@ def pending_changes(session: Session, round_id: int) -> list[dict[str, Any]]:
     }
     entries = []
     for move_ in changes["moves"]:
-        pupil_id = rounds.pupil_id_of(move_["student"])
+        pupil_id = bridge.pupil_id_of(move_["student"])
         row = proposed.get(pupil_id)
         if move_["to"] is not None and row is None:
             continue  # already applied or discarded
@@ -588,7 +589,7 @@ def accept_changes(session: Session, round_id: int, *, actor: audit.Actor) -> in
     entries = pending_changes(session, round_id)
     if not entries:
         raise Conflict(f"round {round_id} has no pending changes")
-    build = rounds.build_instance(session, allocation_round, incremental=True)
+    build = bridge.build_instance(session, allocation_round, incremental=True)
     if build.input_hash != allocation_round.input_hash:
         raise Conflict(f"round {round_id} changed since the changes were computed; run the incremental round again")
     now = utcnow()

@@ -28,8 +28,8 @@ import solver
 from placement.enums import ArtifactKind, AssignmentStatus
 from placement.errors import NotFound
 from placement.models import AllocationRound, Assignment, Offer, RoundArtifact
+from placement.rounds import bridge, solving
 from placement.rounds import setup as rounds
-from placement.rounds import solving
 from solver.compare import MethodSummary, summarise
 from solver.equity import TERCILES
 from solver.result import compute_metrics
@@ -164,10 +164,10 @@ class Review:
 
 
 def current_result(session: Session, allocation_round: AllocationRound, instance: solver.Instance) -> solver.Result:
-    """The round's current placements (:func:`rounds.placements_in_force`) as a solver result over ``instance``."""
+    """The round's current placements (:func:`bridge.placements_in_force`) as a solver result over ``instance``."""
     by_student = {
-        rounds.student_id(pupil_id): (held.status, held.rank, held.offer_code)
-        for pupil_id, held in rounds.placements_in_force(session, allocation_round.id).items()
+        bridge.student_id(pupil_id): (held.status, held.rank, held.offer_code)
+        for pupil_id, held in bridge.placements_in_force(session, allocation_round.id).items()
     }
     placed: list[solver.Assignment] = []
     unassigned: list[solver.Unassigned] = []
@@ -288,7 +288,7 @@ def pupil_story(session: Session, round_id: int, pupil_id: int) -> PupilStory:
     """For each offer the pupil ranked above their placement: full (with whom) or why not eligible."""
     allocation_round = rounds.get_round(session, round_id)
     instance = solved_instance(session, round_id)
-    sid = rounds.student_id(pupil_id)
+    sid = bridge.student_id(pupil_id)
     student = next((s for s in instance.students if s.id == sid), None)
     from placement.rounds.assignments import manual_pupils
 
@@ -367,7 +367,7 @@ def pupil_lines(
         got = placed.get(pupil_id)
         line = PupilLine(
             pupil_id=pupil_id,
-            student=rounds.student_id(pupil_id),
+            student=bridge.student_id(pupil_id),
             name=f"{first} {last}",
             school=school,
             class_name=klass,

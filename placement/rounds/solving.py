@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 import solver
 import solver.result
 from placement import audit
-from placement.db import utcnow
+from placement.db import chunks, utcnow
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, ArtifactKind, AssignmentStatus, RoundStatus
 from placement.errors import Conflict, PlacementError
 from placement.models import AllocationRound, Assignment, Offer, Period, RoundArtifact
+from placement.rounds import bridge
 from placement.rounds import bridge as solver_bridge
 from placement.rounds import setup as rounds
 
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 STARTABLE = (RoundStatus.DRAFT, RoundStatus.PROPOSED, RoundStatus.FAILED)
 
 
-def begin_solve(session: Session, round_id: int, *, actor: audit.Actor) -> rounds.InstanceBuild:
+def begin_solve(session: Session, round_id: int, *, actor: audit.Actor) -> bridge.InstanceBuild:
     moved = session.execute(
         update(AllocationRound)
         .where(AllocationRound.id == round_id, AllocationRound.status.in_(STARTABLE))
@@ -49,7 +50,7 @@ def begin_solve(session: Session, round_id: int, *, actor: audit.Actor) -> round
             f"round {round_id} is {allocation_round.status.value}; it can be solved only when draft, proposed or failed"
         )
     session.refresh(allocation_round)
-    build = rounds.build_instance(session, allocation_round)
+    build = bridge.build_instance(session, allocation_round)
     allocation_round.input_hash = build.input_hash
     audit.record(
         session, actor, "round.solve.start", "allocation_round", round_id, after={"input_hash": build.input_hash}
@@ -91,7 +92,7 @@ def finish_solve(
     held = set(
         session.scalars(
             select(Assignment.pupil_id).where(
-                Assignment.pupil_id.in_([rounds.pupil_id_of(a.student) for a in result.assignments if a.locked]),
+                Assignment.pupil_id.in_([bridge.pupil_id_of(a.student) for a in result.assignments if a.locked]),
                 Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
             )
         )
@@ -100,7 +101,7 @@ def finish_solve(
     rows = [
         {
             "round_id": round_id,
-            "pupil_id": rounds.pupil_id_of(a.student),
+            "pupil_id": bridge.pupil_id_of(a.student),
             "offer_id": offer_ids[a.offer],
             "period_id": period_ids[a.period],
             "rank": a.rank,
@@ -109,7 +110,7 @@ def finish_solve(
             "updated_at": now,
         }
         for a in result.assignments
-        if not (a.locked and rounds.pupil_id_of(a.student) in held)
+        if not (a.locked and bridge.pupil_id_of(a.student) in held)
     ]
     if rows:
         session.execute(insert(Assignment), rows)
@@ -132,7 +133,7 @@ def finish_solve(
 
 def begin_changes(
     session: Session, round_id: int, *, actor: audit.Actor
-) -> tuple[rounds.InstanceBuild, dict[str, Any]]:
+) -> tuple[bridge.InstanceBuild, dict[str, Any]]:
     """Snapshot a published round for an incremental solve: its instance and its previous result.
 
     The round stays published: nothing changes until the coordinator accepts
@@ -143,7 +144,7 @@ def begin_changes(
         raise Conflict(
             f"round {round_id} is {allocation_round.status.value}; changes are computed for published rounds"
         )
-    build = rounds.build_instance(session, allocation_round, incremental=True)
+    build = bridge.build_instance(session, allocation_round, incremental=True)
     previous = previous_result(session, allocation_round, build.instance)
     allocation_round.input_hash = build.input_hash
     audit.record(
@@ -175,7 +176,7 @@ def previous_result(
     students = {s["id"]: s for s in instance_doc["students"]}
     latest: dict[str, dict[str, Any]] = {}
     for assignment, offer_code, period_code in rows:
-        sid = rounds.student_id(assignment.pupil_id)
+        sid = bridge.student_id(assignment.pupil_id)
         if sid not in students:
             continue
         current = assignment.status in ACTIVE_ASSIGNMENT_STATUSES
@@ -250,7 +251,7 @@ def finish_changes(
         rows.append(
             {
                 "round_id": round_id,
-                "pupil_id": rounds.pupil_id_of(move.student),
+                "pupil_id": bridge.pupil_id_of(move.student),
                 "offer_id": offer_ids[new.offer],
                 "period_id": period_ids[new.period],
                 "rank": new.rank,
@@ -286,7 +287,7 @@ def store_artifacts(
     session: Session, round_id: int, instance_doc: dict[str, Any], result_doc: dict[str, Any], *, job_id: int | None
 ) -> None:
     for kind, document in ((ArtifactKind.INSTANCE, instance_doc), (ArtifactKind.RESULT, result_doc)):
-        body = rounds.canonical_json(document)
+        body = bridge.canonical_json(document)
         session.add(
             RoundArtifact(
                 round_id=round_id,
@@ -310,7 +311,7 @@ def latest_artifact(session: Session, round_id: int, kind: ArtifactKind) -> Roun
 def _checked(
     allocation_round: AllocationRound, instance_doc: dict[str, Any], result_doc: dict[str, Any]
 ) -> solver.Result:
-    if allocation_round.input_hash != rounds.instance_hash(instance_doc):
+    if allocation_round.input_hash != bridge.instance_hash(instance_doc):
         raise Conflict(f"round {allocation_round.id}: the result belongs to another snapshot of the round")
     instance = solver.load_instance(instance_doc)
     result = solver.result_from_dict(result_doc)
@@ -322,7 +323,7 @@ def _checked(
 
 def _offer_ids(session: Session, codes: set[str]) -> dict[str, int]:
     ids: dict[str, int] = {}
-    for chunk in rounds.chunks(sorted(codes)):
+    for chunk in chunks(sorted(codes)):
         for code, offer_id in session.execute(select(Offer.code, Offer.id).where(Offer.code.in_(chunk))):
             ids[code] = offer_id
     return ids

@@ -18,7 +18,7 @@ from placement import models as m
 from placement.enums import AssignmentStatus, JobState
 from placement.errors import NotFound
 from placement.reports import exports
-from placement.rounds import jobs
+from placement.rounds import bridge, jobs
 from placement.rounds import setup as rounds
 from tests import factories as f
 
@@ -87,7 +87,7 @@ def _codes(rows: list[exports.PlacementRow]) -> set[str]:
 
 
 def _code(pupil: m.Pupil) -> str:
-    return rounds.student_id(pupil.id)
+    return bridge.student_id(pupil.id)
 
 
 def _csv_table(data: bytes) -> list[list[str]]:

@@ -410,7 +410,8 @@ def test_an_offer_code_taken_meanwhile_is_retried(
 
 def test_what_pupils_see_what_a_round_uses_and_the_supply_figures_follow_one_rule(db_session: Session) -> None:
     """offers.pupil_facing is the one rule: the pupil's list, the round's instance and the planning figures."""
-    from placement.rounds import planning
+    from placement.reports import planning
+    from placement.rounds import bridge
     from placement.rounds import setup as rounds
 
     autumn = f.period(db_session, code="h1")
@@ -430,7 +431,7 @@ def test_what_pupils_see_what_a_round_uses_and_the_supply_figures_follow_one_rul
     pupil = f.pupil(db_session, school_class=f.school_class(db_session, period=autumn))
     db_session.add(m.Preference(pupil=pupil, offer=cases["open"], rank=1))
     allocation_round = rounds.create_round(db_session, "Höst", ["h1"], actor=audit.CLI)
-    build = rounds.build_instance(db_session, allocation_round)
+    build = bridge.build_instance(db_session, allocation_round)
     assert [o["id"] for o in build.instance["offers"]] == [cases["open"].code]
     assert any(cases["no risk assessment"].code in note for note in build.notes)
     assert planning.planning_overview(db_session).total_places == 2  # the open offer's places only

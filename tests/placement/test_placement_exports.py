@@ -14,6 +14,7 @@ from placement import audit
 from placement import models as m
 from placement.enums import AssignmentStatus
 from placement.reports import exports
+from placement.rounds import bridge
 from placement.rounds import setup as rounds
 from tests import factories as f
 
@@ -64,10 +65,10 @@ def test_one_row_per_placed_pupil_by_school_and_name(db_session: Session) -> Non
     ]
     by_pupil = {r.pupil_code: r for r in rows}
     assert len(by_pupil) == 3
-    cecilia = by_pupil[rounds.student_id(pupils[2].id)]
+    cecilia = by_pupil[bridge.student_id(pupils[2].id)]
     assert cecilia.offer_code == offers[1].code  # in force, not the pending proposal
     assert cecilia.start == dt.date(2026, 11, 2)
-    assert by_pupil[rounds.student_id(pupils[0].id)].supervisor == "Åsa Öberg"
+    assert by_pupil[bridge.student_id(pupils[0].id)].supervisor == "Åsa Öberg"
 
 
 def test_filters_give_a_school_its_pupils_and_an_employer_its_pupils(db_session: Session) -> None:
@@ -75,7 +76,7 @@ def test_filters_give_a_school_its_pupils_and_an_employer_its_pupils(db_session:
     school_rows = exports.placement_rows(db_session, allocation_round.id, school_id=pupils[0].school_id)
     assert [r.last_name for r in school_rows] == ["Öberg"]
     employer_rows = exports.placement_rows(db_session, allocation_round.id, employer_id=offers[1].employer_id)
-    assert sorted(r.pupil_code for r in employer_rows) == sorted(rounds.student_id(p.id) for p in pupils[1:])
+    assert sorted(r.pupil_code for r in employer_rows) == sorted(bridge.student_id(p.id) for p in pupils[1:])
 
 
 def test_csv_opens_in_swedish_excel_and_neutralises_formulas(db_session: Session) -> None:

@@ -15,7 +15,7 @@ from placement.cohorts.preferences import pupils_without_preferences
 from placement.demo import load_demo_region
 from placement.employers.offers import visible_offers
 from placement.enums import EmployerStatus, OfferKind, OfferStatus, Sector
-from placement.rounds import planning
+from placement.reports import planning
 from tests import factories as f
 
 CONFIRMED = f.RISK_CONFIRMED

@@ -11,7 +11,7 @@ from placement import models as m
 from placement.demo import load_demo_region
 from placement.employers import offers
 from placement.enums import EmployerStatus, OfferKind, OfferStatus, Sector
-from placement.rounds import planning
+from placement.reports import planning
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)

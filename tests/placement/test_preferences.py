@@ -243,6 +243,7 @@ def test_an_offer_whose_employer_declined_the_pupil_cannot_be_chosen_again(db_se
     """As the solver excludes it (excluded_offers): the pupil's ranking, the offer list and the round agree."""
     from placement.cohorts import for_school as school_portal
     from placement.enums import AssignmentStatus
+    from placement.rounds import bridge
     from placement.rounds import setup as rounds
 
     earlier = rounds.create_round(db_session, "Vår", [world.w45.code], actor=audit.CLI)
@@ -263,8 +264,8 @@ def test_an_offer_whose_employer_declined_the_pupil_cannot_be_chosen_again(db_se
     assert world.shop not in school_portal.eligible_offers(db_session, world.anna)
     assert world.cafe in school_portal.eligible_offers(db_session, world.anna)
     choose(db_session, world, [world.cafe])
-    build = rounds.build_instance(
+    build = bridge.build_instance(
         db_session, rounds.create_round(db_session, "Höst", [world.w45.code], actor=audit.CLI)
     )
-    student = next(s for s in build.instance["students"] if s["id"] == rounds.student_id(world.anna.id))
+    student = next(s for s in build.instance["students"] if s["id"] == bridge.student_id(world.anna.id))
     assert student["excluded_offers"] == [world.shop.code]

@@ -19,7 +19,7 @@ from placement.db import Base, utcnow
 from placement.enums import AssignmentStatus, Gender, Role, Sector
 from placement.errors import ValidationError
 from placement.retention import purge as r
-from placement.rounds import assignments, solving
+from placement.rounds import assignments, bridge, solving
 from placement.rounds import setup as rounds
 from tests import factories as f
 
@@ -203,7 +203,7 @@ def test_purge_removes_the_old_seasons_personal_data_and_keeps_the_statistics(db
     assert not [name for name in old_names if name in text]
     assert "astrid" not in text.casefold()
     for pupil_id in old_ids:
-        assert not re.search(rf"\b{rounds.student_id(pupil_id)}\b", text), pupil_id
+        assert not re.search(rf"\b{bridge.student_id(pupil_id)}\b", text), pupil_id
     events = db_session.scalars(select(m.AuditEvent)).all()
     assert all(e.entity_id not in old_ids for e in events if e.entity_type == "pupil")
     assert all(e.actor_id is None or e.actor_id == season.new_user.id for e in events)
@@ -474,7 +474,7 @@ def test_purge_works_in_chunks_beyond_the_parameter_limit(db_session: Session) -
                 "action": "assignment.move",
                 "entity_type": "allocation_round",
                 "entity_id": extra.id,
-                "after": {"pupil": rounds.student_id(p)},
+                "after": {"pupil": bridge.student_id(p)},
             }
             for p in ids
         ],

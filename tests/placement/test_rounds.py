@@ -14,6 +14,7 @@ from placement import audit
 from placement import models as m
 from placement.enums import AssignmentStatus, EmployerStatus, Gender, OfferKind, Sector
 from placement.errors import ValidationError
+from placement.rounds import bridge
 from placement.rounds import setup as rounds
 from tests import factories as f
 
@@ -70,7 +71,7 @@ def world(db_session: Session) -> World:
 
 
 def test_instance_follows_the_format(db_session: Session, world: World) -> None:
-    build = rounds.build_instance(db_session, world.round)
+    build = bridge.build_instance(db_session, world.round)
     doc = build.instance
     assert doc["format"] == "praktik-instance/1"
     assert doc["name"] == "PRAO åk 8"
@@ -104,7 +105,7 @@ def test_instance_follows_the_format(db_session: Session, world: World) -> None:
 
 
 def test_offers_not_open_to_minors_or_not_approved_are_left_out(db_session: Session, world: World) -> None:
-    build = rounds.build_instance(db_session, world.round)
+    build = bridge.build_instance(db_session, world.round)
     assert {o["id"] for o in build.instance["offers"]} == {"O0001", "O0002", "O9001"}
     anna = build.instance["students"][0]
     assert anna["preferences"] == ["O0001", "O0002"]
@@ -125,25 +126,25 @@ def test_self_arranged_and_confirmed_placements_are_locked(db_session: Session, 
         )
     )
     db_session.flush()
-    anna, bo = rounds.build_instance(db_session, world.round).instance["students"]
+    anna, bo = bridge.build_instance(db_session, world.round).instance["students"]
     assert anna["locked"] == "O0002"
     assert bo["locked"] == "O9001"
 
 
 def test_hash_is_stable_and_sensitive(db_session: Session, world: World) -> None:
-    first = rounds.build_instance(db_session, world.round)
-    again = rounds.build_instance(db_session, world.round)
+    first = bridge.build_instance(db_session, world.round)
+    again = bridge.build_instance(db_session, world.round)
     assert first.input_hash == again.input_hash
     world.shop.capacities[0].places = 2
     db_session.flush()
-    assert rounds.build_instance(db_session, world.round).input_hash != first.input_hash
+    assert bridge.build_instance(db_session, world.round).input_hash != first.input_hash
 
 
 def test_missing_coordinates_are_named(db_session: Session, world: World) -> None:
     world.shop.workplace.lat = None
     db_session.flush()
     with pytest.raises(ValidationError) as info:
-        rounds.build_instance(db_session, world.round)
+        bridge.build_instance(db_session, world.round)
     assert any(p.startswith("offer O0002: workplace") and "no coordinates" in p for p in info.value.problems)
 
 
@@ -164,7 +165,7 @@ def test_a_self_arranged_placement_without_coordinates_stands_at_the_school(db_s
     self_found.workplace.lat = self_found.workplace.lon = None
     db_session.flush()
 
-    build = rounds.build_instance(db_session, world.round)
+    build = bridge.build_instance(db_session, world.round)
 
     school = world.bo.school
     (document,) = [o for o in build.instance["offers"] if o["id"] == self_found.code]
@@ -180,7 +181,7 @@ def test_a_catalogue_offer_without_coordinates_stops_the_build(db_session: Sessi
     world.shop.workplace.lat = None
     db_session.flush()
     with pytest.raises(ValidationError, match=f"offer {world.shop.code}: workplace .* has no coordinates"):
-        rounds.build_instance(db_session, world.round)
+        bridge.build_instance(db_session, world.round)
 
 
 def test_the_placement_in_force_counts_over_a_pending_change(db_session: Session) -> None:
@@ -206,9 +207,9 @@ def test_the_placement_in_force_counts_over_a_pending_change(db_session: Session
             )
         )
     db_session.flush()
-    held = rounds.placements_in_force(db_session, allocation_round.id)
+    held = bridge.placements_in_force(db_session, allocation_round.id)
     assert held == {
-        published.id: rounds.Held(offers[0].code, 1, AssignmentStatus.PUBLISHED),
-        moved.id: rounds.Held(offers[0].code, 2, AssignmentStatus.CONFIRMED),
-        proposed.id: rounds.Held(offers[1].code, 3, AssignmentStatus.PROPOSED),
+        published.id: bridge.Held(offers[0].code, 1, AssignmentStatus.PUBLISHED),
+        moved.id: bridge.Held(offers[0].code, 2, AssignmentStatus.CONFIRMED),
+        proposed.id: bridge.Held(offers[1].code, 3, AssignmentStatus.PROPOSED),
     }

@@ -18,8 +18,8 @@ from placement import audit
 from placement import models as m
 from placement.enums import AssignmentStatus, RoundStatus, Sector
 from placement.errors import Conflict
+from placement.rounds import bridge, solving
 from placement.rounds import setup as rounds
-from placement.rounds import solving
 from placement.rounds.bridge import SolveFailed, solve_out_of_process
 from tests import factories as f
 
@@ -64,7 +64,7 @@ def test_solve_round_stores_a_checked_proposal(db_session: Session, make_session
     assert all(a.status is AssignmentStatus.PROPOSED for a in rows)
     assert sorted(a.rank for a in rows) == [1] * 6  # two places in each of the three offers
     db_session.refresh(allocation_round)
-    assert stored.input_hash == rounds.build_instance(db_session, allocation_round).input_hash
+    assert stored.input_hash == bridge.build_instance(db_session, allocation_round).input_hash
 
 
 def test_solving_again_replaces_the_proposal(db_session: Session, make_session: sessionmaker[Session]) -> None:

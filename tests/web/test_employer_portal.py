@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 from placement import audit
 from placement import models as m
 from placement.employers import for_employer as employer_portal
-from placement.employers import offers
+from placement.employers import offers, registration
 from placement.employers import registry as employers
 from placement.enums import (
     AssignmentStatus,
@@ -30,6 +30,7 @@ from placement.enums import (
 )
 from placement.errors import NotFound, ValidationError
 from placement.organisation import accounts
+from placement.rounds import for_employer as employer_placements
 from tests import factories as f
 from tests.conftest import csrf_token
 
@@ -224,9 +225,9 @@ def test_verification_links_expire_and_cannot_be_forged(client: FlaskClient, db_
     path = _verify_path(db_session, "kim@bageriet.example")
     token = path.rsplit("/", 1)[1]
     with pytest.raises(ValidationError, match="expired"):
-        employer_portal.verify_email(db_session, token, secret_key=SECRET, max_age=dt.timedelta(seconds=-1))
+        registration.verify_email(db_session, token, secret_key=SECRET, max_age=dt.timedelta(seconds=-1))
     with pytest.raises(NotFound):
-        employer_portal.verify_email(db_session, token, secret_key="another-key")
+        registration.verify_email(db_session, token, secret_key="another-key")
     assert client.get(path[:-3] + "xyz").status_code == 404
 
     # A new link can be asked for; the answer is the same for unknown addresses.
@@ -240,7 +241,7 @@ def test_verification_links_expire_and_cannot_be_forged(client: FlaskClient, db_
 
 
 def test_the_verification_mail_renders_in_english(db_session: Session) -> None:
-    employer, user = employer_portal.register(
+    employer, user = registration.register(
         db_session,
         **{k: str(v) for k, v in _registration().items() if k not in ("password_again", "phone")},
         locale="en",
@@ -512,7 +513,7 @@ def test_feedback_after_the_placement_once(client: FlaskClient, db_session: Sess
     assert "Omdöme lämnat" in client.get("/employer/").get_data(as_text=True)
     assert client.get(path).status_code == 409  # once
     with pytest.raises(ValidationError, match="rating"):
-        employer_portal.give_feedback(db_session, user, ahead.id, rating=6, today=dt.date(2099, 1, 1))
+        employer_placements.give_feedback(db_session, user, ahead.id, rating=6, today=dt.date(2099, 1, 1))
 
 
 # --- isolation -------------------------------------------------------------------------------------------------------
@@ -560,7 +561,7 @@ def test_an_employer_never_reaches_another_employers_records(client: FlaskClient
     response = _post(client, "/employer/offers/new", _offer_data(other_workplace, [w45]))
     assert response.status_code == 400
     with pytest.raises(NotFound):
-        employer_portal.add_workplace(db_session, user, other.id, name="x", address="y")
+        employer_portal.own_employer(db_session, user, other.id)
 
     _refresh()
     assert other_offer.status is OfferStatus.ACTIVE

@@ -25,6 +25,7 @@ from placement.cohorts.for_school import PupilStatus
 from placement.enums import AssignmentStatus, OfferKind, OfferStatus, Role, RoundStatus, Sector
 from placement.errors import NotFound
 from placement.organisation import accounts
+from placement.reports import for_school as school_status
 from placement.uploads import UPLOAD_TTL, UploadStore
 from tests import factories as f
 from tests.conftest import csrf_token
@@ -651,11 +652,11 @@ def test_the_status_export_in_english(db_session: Session) -> None:
     user = f.user(db_session, Role.SCHOOL_STAFF)
     db_session.add(m.SchoolMembership(user=user, school=world.school))
     db_session.flush()
-    rows = school_portal.status_rows(db_session, user, "en_GB")
+    rows = school_status.status_rows(db_session, user, "en_GB")
     assert {r.status for r in rows} == {"no choices yet"}
-    assert school_portal.status_headers("en")[0] == "School"
+    assert school_status.status_headers("en")[0] == "School"
     with pytest.raises(NotFound):
-        school_portal.status_rows(db_session, user, "sv", school_id=world.foreign_school.id)
+        school_status.status_rows(db_session, user, "sv", school_id=world.foreign_school.id)
     assert school_portal.reordered(["A", "B"], "up", "A") == ["A", "B"]
     assert school_portal.reordered(["A", "B"], "down", "B") == ["A", "B"]
     assert PupilStatus("placed") is PupilStatus.PLACED

@@ -5,7 +5,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from placement.enums import Role
+from placement.employers import registration
 from placement.organisation import accounts
 from web.auth import bp
 from web.auth.forms import LoginForm, LogoutForm
@@ -51,7 +51,7 @@ def login() -> ResponseReturnValue:
             db.commit()
             flash(_("Fel e-postadress eller lösenord."), "error")
             return _page(form, 401)
-        if user.role is Role.EMPLOYER_CONTACT and user.email_verified_at is None:
+        if not registration.may_log_in(user):
             db.rollback()
             flash(
                 _(

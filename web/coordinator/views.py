@@ -20,9 +20,9 @@ from placement.enums import ArtifactKind, MailState, RoundStatus, UnansweredRule
 from placement.mail import outbox as mail
 from placement.models import Employer, School
 from placement.organisation import season
-from placement.reports import exports
+from placement.reports import exports, planning
 from placement.reports import overview as region
-from placement.rounds import assignments, jobs, planning, review, solving
+from placement.rounds import assignments, jobs, review, solving
 from placement.rounds import setup as rounds
 from placement.runtime import scheduler
 from web.coordinator import bp

@@ -14,7 +14,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
-from placement.employers import for_employer as employer_portal
+from placement.employers import registration
 from placement.errors import ValidationError
 from web.employer.forms import ResendForm, SignupForm
 from web.extensions import db
@@ -33,7 +33,7 @@ def register() -> ResponseReturnValue:
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            employer_portal.register(
+            registration.register(
                 db,
                 name=form.name.data or "",
                 org_number=form.org_number.data or "",
@@ -45,7 +45,7 @@ def register() -> ResponseReturnValue:
                 secret_key=_secret(),
                 base_url=current_app.config["BASE_URL"],
             )
-        except employer_portal.AlreadyRegistered as exc:
+        except registration.AlreadyRegistered as exc:
             db.rollback()
             if exc.field == "org_number":
                 form.org_number.errors.append(
@@ -68,7 +68,7 @@ def sent() -> ResponseReturnValue:
 def resend() -> ResponseReturnValue:
     form = ResendForm()
     if form.validate_on_submit():
-        employer_portal.resend_verification(
+        registration.resend_verification(
             db, form.email.data or "", secret_key=_secret(), base_url=current_app.config["BASE_URL"]
         )
         db.commit()
@@ -81,7 +81,7 @@ def resend() -> ResponseReturnValue:
 @bp.get("/verify/<token>")
 def verify(token: str) -> ResponseReturnValue:
     try:
-        user, first_use = employer_portal.verify_email(db, token, secret_key=_secret())
+        user, first_use = registration.verify_email(db, token, secret_key=_secret())
     except ValidationError:
         db.rollback()
         flash(_("Länken har gått ut. Be om en ny länk nedan."), "error")

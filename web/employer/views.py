@@ -17,10 +17,14 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
 from placement import audit
-from placement.employers import for_employer as employer_portal
+from placement.employers import for_employer as scope
+from placement.employers import offers
+from placement.employers import registry as employers
 from placement.models import Offer, User, Workplace
 from placement.organisation import season
+from placement.reports import for_employer as employer_reports
 from placement.rounds import assignments
+from placement.rounds import for_employer as own_placements
 from web.employer import bp
 from web.employer.forms import DeclineForm, FeedbackForm, OfferForm, WithdrawForm, WorkplaceForm, offer_form
 from web.extensions import db
@@ -43,14 +47,14 @@ def placements() -> ResponseReturnValue:
     return render_template(
         "employer/placements.html",
         lines=assignments.employer_placements(db, current_user.id),
-        feedback=employer_portal.feedback_state(db, _user()),
+        feedback=own_placements.feedback_state(db, _user()),
         decline_form=DeclineForm(),
     )
 
 
 @bp.post("/placements/<int:assignment_id>/confirm")
 def confirm(assignment_id: int) -> ResponseReturnValue:
-    assignment = employer_portal.own_assignment(db, _user(), assignment_id)
+    assignment = own_placements.own_assignment(db, _user(), assignment_id)
     if FlaskForm().validate_on_submit():
         assignments.confirm(db, assignment, actor=_actor(), base_url=current_app.config["BASE_URL"])
         db.commit()
@@ -60,7 +64,7 @@ def confirm(assignment_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:assignment_id>/decline")
 def decline(assignment_id: int) -> ResponseReturnValue:
-    assignment = employer_portal.own_assignment(db, _user(), assignment_id)
+    assignment = own_placements.own_assignment(db, _user(), assignment_id)
     form = DeclineForm()
     if form.validate_on_submit():
         assignments.decline(db, assignment, form.reason.data or "", actor=_actor())
@@ -74,10 +78,10 @@ def decline(assignment_id: int) -> ResponseReturnValue:
 @bp.route("/placements/<int:assignment_id>/feedback", methods=["GET", "POST"])
 def feedback(assignment_id: int) -> ResponseReturnValue:
     user = _user()
-    assignment = employer_portal.feedback_target(db, user, assignment_id)
+    assignment = own_placements.feedback_target(db, user, assignment_id)
     form = FeedbackForm()
     if form.validate_on_submit():
-        employer_portal.give_feedback(
+        own_placements.give_feedback(
             db, user, assignment.id, rating=int(form.rating.data or 0), comment=form.comment.data or ""
         )
         db.commit()
@@ -99,12 +103,12 @@ def feedback(assignment_id: int) -> ResponseReturnValue:
 
 @bp.get("/organisation")
 def organisation() -> ResponseReturnValue:
-    return render_template("employer/organisation.html", employers=employer_portal.own_employers(db, _user()))
+    return render_template("employer/organisation.html", employers=scope.own_employers(db, _user()))
 
 
 def _workplace_form(obj: Workplace | None = None) -> WorkplaceForm:
     form = WorkplaceForm(obj=obj)
-    own = employer_portal.own_employers(db, _user())
+    own = scope.own_employers(db, _user())
     form.employer.choices = [SelectChoice(e.id, e.name) for e in own]
     if obj is not None:
         form.employer.choices = [SelectChoice(obj.employer_id, obj.employer.name)]
@@ -118,14 +122,14 @@ def _workplace_form(obj: Workplace | None = None) -> WorkplaceForm:
 def new_workplace() -> ResponseReturnValue:
     form = _workplace_form()
     if form.validate_on_submit():
-        workplace = employer_portal.add_workplace(
+        workplace = employers.add_workplace(
             db,
-            _user(),
-            form.employer.data,
+            scope.own_employer(db, _user(), form.employer.data),
             name=form.name.data or "",
             address=form.address.data or "",
             lat=form.lat.data,
             lon=form.lon.data,
+            actor=_actor(),
         )
         db.commit()
         flash(_("Arbetsplatsen är sparad."), "info")
@@ -135,17 +139,14 @@ def new_workplace() -> ResponseReturnValue:
 
 @bp.route("/workplaces/<int:workplace_id>", methods=["GET", "POST"])
 def workplace(workplace_id: int) -> ResponseReturnValue:
-    found = employer_portal.own_workplace(db, _user(), workplace_id)
+    found = scope.own_workplace(db, _user(), workplace_id)
     form = _workplace_form(found)
     if form.validate_on_submit():
-        employer_portal.update_workplace(
-            db,
-            _user(),
-            found.id,
-            name=form.name.data or "",
-            address=form.address.data or "",
-            lat=form.lat.data,
-            lon=form.lon.data,
+        # Without coordinates a changed address waits for the geocoder; an unchanged one keeps its place.
+        given = form.lat.data is not None or form.lon.data is not None
+        coordinates = {"lat": form.lat.data, "lon": form.lon.data} if given else {}
+        employers.update_workplace(
+            db, found, actor=_actor(), name=form.name.data or "", address=form.address.data or "", **coordinates
         )
         db.commit()
         flash(_("Arbetsplatsen är sparad."), "info")
@@ -166,17 +167,17 @@ def offer_list() -> ResponseReturnValue:
     user = _user()
     return render_template(
         "employer/offers.html",
-        rows=employer_portal.offer_rows(db, user),
+        rows=scope.offer_rows(db, user),
         periods=season.periods(db),
-        employers=employer_portal.own_employers(db, user),
-        has_workplaces=bool(employer_portal.own_workplaces(db, user)),
+        employers=scope.own_employers(db, user),
+        has_workplaces=bool(scope.own_workplaces(db, user)),
     )
 
 
 def _offer_form(offer: Offer | None) -> OfferForm:
     user = _user()
     form = offer_form(season.periods(db))
-    own = employer_portal.own_workplaces(db, user)
+    own = scope.own_workplaces(db, user)
     several = len({w.employer_id for w in own}) > 1
     form.workplace.choices = [
         SelectChoice(w.id, f"{w.name}, {w.employer.name}" if several else w.name)
@@ -203,7 +204,7 @@ def _offer_form(offer: Offer | None) -> OfferForm:
 
 
 def _save(form: OfferForm, offer_id: int | None) -> Offer:
-    return employer_portal.save_offer(
+    return scope.save_offer(
         db,
         _user(),
         offer_id,
@@ -228,7 +229,7 @@ def _offer_page(form: OfferForm, offer: Offer | None, **context: Any) -> Respons
         "employer/offer.html",
         form=form,
         offer=offer,
-        problem=employer_portal.visibility_code(offer) if offer is not None else None,
+        problem=scope.visibility_code(offer) if offer is not None else None,
         **context,
     ), 400 if form.errors else 200
 
@@ -249,7 +250,7 @@ def new_offer() -> ResponseReturnValue:
 
 @bp.route("/offers/<int:offer_id>", methods=["GET", "POST"])
 def offer(offer_id: int) -> ResponseReturnValue:
-    found = employer_portal.own_offer(db, _user(), offer_id)
+    found = scope.own_offer(db, _user(), offer_id)
     form = _offer_form(found)
     if form.validate_on_submit():
         _save(form, found.id)
@@ -261,10 +262,10 @@ def offer(offer_id: int) -> ResponseReturnValue:
 
 @bp.post("/offers/<int:offer_id>/withdraw")
 def withdraw_offer(offer_id: int) -> ResponseReturnValue:
-    found = employer_portal.own_offer(db, _user(), offer_id)
+    found = scope.own_offer(db, _user(), offer_id)
     form = WithdrawForm()
     if form.validate_on_submit():
-        employer_portal.withdraw_offer(db, _user(), found.id, form.reason.data or "")
+        offers.withdraw_offer(db, found, actor=_actor(), reason=form.reason.data or "")
         db.commit()
         flash(_("Erbjudandet är tillbakadraget. Eleverna ser det inte längre."), "info")
     else:
@@ -277,4 +278,4 @@ def withdraw_offer(offer_id: int) -> ResponseReturnValue:
 
 @bp.get("/demand")
 def demand() -> ResponseReturnValue:
-    return render_template("employer/demand.html", demand=employer_portal.demand(db, _user()))
+    return render_template("employer/demand.html", demand=employer_reports.demand(db, _user()))

@@ -18,7 +18,8 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
-from placement.cohorts.for_pupil import MAX_COMMENT, MAX_QUERY
+from placement.cohorts.for_pupil import MAX_QUERY
+from placement.rounds.for_pupil import MAX_COMMENT
 from web.labels import SECTORS
 
 

@@ -18,18 +18,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from placement import audit
-from placement.cohorts import for_pupil as pupil_portal
-from placement.cohorts.for_pupil import (
-    AlreadyEvaluated,
-    EvaluationNotOpen,
-    NotChoosable,
-    OfferFilter,
-    TooManyChoices,
-    WindowClosed,
-)
+from placement.cohorts import for_pupil as choosing
+from placement.cohorts.for_pupil import NotChoosable, OfferFilter, TooManyChoices, WindowClosed
 from placement.enums import Sector
 from placement.errors import PlacementError
 from placement.models import Pupil
+from placement.rounds import for_pupil as placed
+from placement.rounds.for_pupil import AlreadyEvaluated, EvaluationNotOpen
 from web.extensions import db
 from web.pupil import bp
 from web.pupil.forms import ChoiceForm, EvaluationForm, MoveForm, OfferFilterForm
@@ -50,7 +45,7 @@ REFUSALS = {
 
 
 def _pupil() -> Pupil:
-    return pupil_portal.pupil_of(db, current_user._get_current_object())
+    return choosing.pupil_of(db, current_user._get_current_object())
 
 
 def _actor() -> audit.Actor:
@@ -76,7 +71,7 @@ def _back(default: str) -> str:
 
 @bp.get("/")
 def home() -> ResponseReturnValue:
-    return render_template("pupil/home.html", status=pupil_portal.status(db, _pupil()))
+    return render_template("pupil/home.html", status=placed.status(db, _pupil()))
 
 
 # --- offers ----------------------------------------------------------------------------------------------------------
@@ -98,7 +93,7 @@ def offers() -> ResponseReturnValue:
         query=(form.q.data or "").strip() if valid else "",
         order="distance" if valid and form.order.data == "distance" else "title",
     )
-    lines = pupil_portal.choosable_offers(db, pupil, filters)
+    lines = choosing.choosable_offers(db, pupil, filters)
     pages = max(1, math.ceil(len(lines) / PAGE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     shown = lines[(page - 1) * PAGE : page * PAGE]
@@ -114,7 +109,7 @@ def offers() -> ResponseReturnValue:
     query = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "pupil/offers.html",
-        status=pupil_portal.status(db, pupil),
+        status=placed.status(db, pupil),
         form=form,
         lines=shown,
         total=len(lines),
@@ -131,9 +126,7 @@ def offers() -> ResponseReturnValue:
 @bp.get("/choices")
 def choices() -> ResponseReturnValue:
     pupil = _pupil()
-    return render_template(
-        "pupil/choices.html", status=pupil_portal.status(db, pupil), choices=pupil_portal.choices(db, pupil)
-    )
+    return render_template("pupil/choices.html", status=placed.status(db, pupil), choices=choosing.choices(db, pupil))
 
 
 @bp.post("/choices/add")
@@ -141,7 +134,7 @@ def add_choice() -> ResponseReturnValue:
     form = ChoiceForm()
     if form.validate_on_submit():
         try:
-            ranked = pupil_portal.add_choice(db, _pupil(), form.offer.data or "", actor=_actor())
+            ranked = choosing.add_choice(db, _pupil(), form.offer.data or "", actor=_actor())
         except (WindowClosed, TooManyChoices, NotChoosable) as exc:
             _refused(exc)
         else:
@@ -158,7 +151,7 @@ def move_choice() -> ResponseReturnValue:
     if form.validate_on_submit():
         step = -1 if form.direction.data == "up" else 1
         try:
-            pupil_portal.move_choice(db, _pupil(), form.offer.data or "", step, actor=_actor())
+            choosing.move_choice(db, _pupil(), form.offer.data or "", step, actor=_actor())
         except (WindowClosed, NotChoosable) as exc:
             _refused(exc)
         else:
@@ -174,7 +167,7 @@ def remove_choice() -> ResponseReturnValue:
     form = ChoiceForm()
     if form.validate_on_submit():
         try:
-            pupil_portal.remove_choice(db, _pupil(), form.offer.data or "", actor=_actor())
+            choosing.remove_choice(db, _pupil(), form.offer.data or "", actor=_actor())
         except WindowClosed as exc:
             _refused(exc)
         else:
@@ -191,9 +184,9 @@ def remove_choice() -> ResponseReturnValue:
 @bp.get("/placement")
 def placement() -> ResponseReturnValue:
     pupil = _pupil()
-    if not pupil_portal.has_placement(db, pupil):
-        return render_template("pupil/not_published.html", status=pupil_portal.status(db, pupil))
-    found = pupil_portal.placement_of(db, pupil)
+    if not placed.has_placement(db, pupil):
+        return render_template("pupil/not_published.html", status=placed.status(db, pupil))
+    found = placed.placement_of(db, pupil)
     workplace = found.offer.workplace
     markers = []
     if workplace.lat is not None and workplace.lon is not None:
@@ -203,7 +196,7 @@ def placement() -> ResponseReturnValue:
 
 @bp.get("/placement.ics")
 def placement_ics() -> ResponseReturnValue:
-    attachment = pupil_portal.placement_calendar(db, _pupil(), locale=str(get_locale()))
+    attachment = placed.placement_calendar(db, _pupil(), locale=str(get_locale()))
     return Response(
         attachment.data,
         mimetype="text/calendar",
@@ -214,11 +207,11 @@ def placement_ics() -> ResponseReturnValue:
 @bp.route("/evaluation", methods=["GET", "POST"])
 def evaluation() -> ResponseReturnValue:
     pupil = _pupil()
-    found = pupil_portal.placement_of(db, pupil)  # NotFound (404) before publication
+    found = placed.placement_of(db, pupil)  # NotFound (404) before publication
     form = EvaluationForm()
     if form.validate_on_submit():
         try:
-            pupil_portal.evaluate(
+            placed.evaluate(
                 db,
                 pupil,
                 rating=int(form.rating.data or 0),

@@ -1,7 +1,9 @@
-"""School staff's views: thin, each checks its form, calls ``placement.cohorts.for_school`` and commits.
+"""School staff's views: thin, each checks its form, calls the domain and commits.
 
-Every service call takes the logged-in user and answers NotFound (404) for a
-school, class or pupil that is not the user's, so that ids cannot be probed.
+Records are found only through the school staff's scoping modules
+(``placement.organisation.for_school``, ``placement.cohorts.for_school``),
+which answer NotFound (404) for a school, class or pupil that is not the
+user's, so that ids cannot be probed.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from placement import audit, uploads
-from placement.cohorts import for_school as school_portal
-from placement.cohorts.for_school import PupilStatus, SelfArranged
+from placement.cohorts import for_school as school_pupils
+from placement.cohorts import imports as cohort_import
+from placement.cohorts import login_codes, self_arranged
+from placement.cohorts.for_school import PupilStatus
+from placement.cohorts.self_arranged import SelfArranged
 from placement.errors import ImportRejected, NotFound
 from placement.models import User
 from placement.organisation import season
+from placement.organisation.for_school import class_for, school_for, schools_of
+from placement.reports import for_school as school_status
 from web.extensions import db
 from web.labels import sector_label
 from web.school import bp
@@ -72,7 +79,7 @@ def _no_store(response: Response) -> Response:
 @bp.get("/")
 def home() -> ResponseReturnValue:
     return render_template(
-        "school/home.html", summaries=school_portal.school_summaries(db, _user()), statuses=school_portal.STATUSES
+        "school/home.html", summaries=school_pupils.school_summaries(db, _user()), statuses=school_pupils.STATUSES
     )
 
 
@@ -88,29 +95,29 @@ def _period_form(current: int | None) -> PeriodForm:
 
 @bp.get("/classes/<int:class_id>")
 def class_page(class_id: int) -> ResponseReturnValue:
-    klass = school_portal.class_for(db, _user(), class_id)
+    klass = class_for(db, _user(), class_id)
     wanted = request.args.get("status") or None
     status = PupilStatus(wanted) if wanted in set(PupilStatus) else None
-    lines = school_portal.class_lines(db, _user(), class_id)
+    lines = school_pupils.class_lines(db, _user(), class_id)
     return render_template(
         "school/class.html",
         klass=klass,
         lines=[line for line in lines if status is None or line.status is status],
         total=len(lines),
         status=status,
-        statuses=school_portal.STATUSES,
+        statuses=school_pupils.STATUSES,
         period_form=_period_form(klass.period_id),
         codes_form=CodesForm(),
-        many_schools=len(school_portal.schools_of(db, _user())) > 1,
+        many_schools=len(schools_of(db, _user())) > 1,
     )
 
 
 @bp.post("/classes/<int:class_id>/period")
 def set_period(class_id: int) -> ResponseReturnValue:
-    klass = school_portal.class_for(db, _user(), class_id)
+    klass = class_for(db, _user(), class_id)
     form = _period_form(klass.period_id)
     if form.validate_on_submit():
-        school_portal.set_class_period(db, _user(), class_id, form.period.data or None, actor=_actor())
+        season.set_class_periods(db, klass.school, {klass.id: str(form.period.data or "")}, actor=_actor())
         db.commit()
         flash(_("Klass %(name)s: perioden är sparad.", name=klass.name), "info")
     else:
@@ -120,12 +127,12 @@ def set_period(class_id: int) -> ResponseReturnValue:
 
 @bp.post("/classes/<int:class_id>/codes")
 def issue_codes(class_id: int) -> ResponseReturnValue:
-    klass = school_portal.class_for(db, _user(), class_id)
+    klass = class_for(db, _user(), class_id)
     form = CodesForm()
     if not form.validate_on_submit():
         _form_problems(form)
         return redirect(url_for(".class_page", class_id=class_id))
-    issued = school_portal.issue_codes(db, _user(), class_id, only_missing=form.which.data == "missing", actor=_actor())
+    issued = school_pupils.issue_codes(db, _user(), class_id, only_missing=form.which.data == "missing", actor=_actor())
     db.commit()
     logger.info("%s login codes issued for class %s by %s", len(issued), class_id, _actor().label)
     return _sheet(issued, klass.name, back=url_for(".class_page", class_id=class_id))
@@ -147,7 +154,7 @@ def _store() -> uploads.UploadStore:
 
 def _upload_form() -> UploadForm:
     form = UploadForm()
-    form.school.choices = [SelectChoice(s.id, s.name) for s in school_portal.schools_of(db, _user())]
+    form.school.choices = [SelectChoice(s.id, s.name) for s in schools_of(db, _user())]
     if not form.is_submitted() and request.args.get("school", type=int):
         form.school.data = request.args.get("school", type=int)
     return form
@@ -166,12 +173,12 @@ def import_preview() -> ResponseReturnValue:
     upload = form.file.data
     data = upload.read()
     filename = upload.filename or "upload.csv"
-    school = school_portal.school_for(db, _user(), form.school.data or 0)
+    school = school_for(db, _user(), form.school.data or 0)
     previous = session.pop(UPLOAD_KEY, None)
     if previous:  # a new upload replaces the one waiting for confirmation
         _store().discard(str(previous))
     try:
-        report = school_portal.import_cohort(db, _user(), school.id, data, filename, actor=_actor(), dry_run=True)
+        report = cohort_import.import_cohort(db, school, data, filename, actor=_actor(), dry_run=True)
     except ImportRejected as exc:
         db.rollback()
         return _preview(form, school, filename, problems=exc.problems)
@@ -214,11 +221,9 @@ def import_confirm() -> ResponseReturnValue:
         raise NotFound("upload: not this session's")
     store = _store()
     staged = store.get(_user(), token)
-    school = school_portal.school_for(db, _user(), staged.school_id)
+    school = school_for(db, _user(), staged.school_id)
     try:
-        report = school_portal.import_cohort(
-            db, _user(), school.id, staged.data, staged.filename, actor=_actor(), dry_run=False
-        )
+        report = cohort_import.import_cohort(db, school, staged.data, staged.filename, actor=_actor(), dry_run=False)
     except ImportRejected as exc:
         db.rollback()
         return _preview(_upload_form(), school, staged.filename, problems=exc.problems)
@@ -245,7 +250,7 @@ def import_confirm() -> ResponseReturnValue:
 
 def _choice_form(pupil: Any) -> tuple[ChoiceForm, list[Any]]:
     form = ChoiceForm()
-    eligible = school_portal.eligible_offers(db, pupil)
+    eligible = school_pupils.eligible_offers(db, pupil)
     form.pick.choices = [SelectChoice("", _("– välj ett erbjudande –"))] + [
         SelectChoice(o.code, f"{o.title}, {o.employer.name} ({o.code})", optgroup=sector_label(o.sector))
         for o in sorted(eligible, key=lambda o: (sector_label(o.sector), o.title.casefold(), o.code))
@@ -254,14 +259,14 @@ def _choice_form(pupil: Any) -> tuple[ChoiceForm, list[Any]]:
 
 
 def _pupil_page(pupil_id: int, *, self_form: SelfArrangedForm | None = None, status: int = 200) -> ResponseReturnValue:
-    line = school_portal.pupil_line(db, _user(), pupil_id)
+    line = school_pupils.pupil_line(db, _user(), pupil_id)
     choice_form, eligible = _choice_form(line.pupil)
     return render_template(
         "school/pupil.html",
         line=line,
         pupil=line.pupil,
-        ranking=school_portal.ranking(db, _user(), pupil_id),
-        window=school_portal.open_window(db),
+        ranking=school_pupils.ranking(db, _user(), pupil_id),
+        window=season.current_window(db),
         choice_form=choice_form,
         eligible=eligible,
         self_form=self_form or SelfArrangedForm(formdata=None),
@@ -284,7 +289,7 @@ def change_choices(pupil_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         _form_problems(form)
         return _to_pupil(pupil_id, "choices")
-    current = [p.offer.code for p in school_portal.ranking(db, _user(), pupil_id)]
+    current = [p.offer.code for p in school_pupils.ranking(db, _user(), pupil_id)]
     operation, _sep, code = request.form.get("op", "add").partition(":")
     if operation == "add":
         added = [c for c in ((form.code.data or "").strip().upper(), (form.pick.data or "").strip()) if c]
@@ -293,8 +298,8 @@ def change_choices(pupil_id: int) -> ResponseReturnValue:
             return _to_pupil(pupil_id, "choices")
         codes = current + [c for c in dict.fromkeys(added) if c not in current]
     else:
-        codes = school_portal.reordered(current, operation, code)
-    school_portal.save_preferences(db, _user(), pupil_id, codes, actor=_actor())
+        codes = school_pupils.reordered(current, operation, code)
+    school_pupils.save_preferences(db, _user(), pupil_id, codes, actor=_actor())
     db.commit()
     flash(_("Valen är sparade."), "info")
     return _to_pupil(pupil_id, "choices")
@@ -302,7 +307,7 @@ def change_choices(pupil_id: int) -> ResponseReturnValue:
 
 @bp.post("/pupils/<int:pupil_id>/self-arranged")
 def save_self_arranged(pupil_id: int) -> ResponseReturnValue:
-    school_portal.pupil_for(db, _user(), pupil_id)
+    pupil = school_pupils.pupil_for(db, _user(), pupil_id)
     form = SelfArrangedForm()
     if not form.validate_on_submit():
         return _pupil_page(pupil_id, self_form=form, status=400)
@@ -317,7 +322,7 @@ def save_self_arranged(pupil_id: int) -> ResponseReturnValue:
         supervisor_email=form.supervisor_email.data or None,
         risk_assessed=bool(form.risk_assessed.data),
     )
-    offer = school_portal.register_self_arranged(db, _user(), pupil_id, entry, actor=_actor())
+    offer = self_arranged.register_self_arranged(db, pupil, entry, actor=_actor())
     db.commit()
     flash(_("Den egna praoplatsen är registrerad (%(code)s).", code=offer.code), "info")
     return _to_pupil(pupil_id, "self-arranged")
@@ -327,7 +332,7 @@ def save_self_arranged(pupil_id: int) -> ResponseReturnValue:
 def remove_self_arranged(pupil_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    school_portal.remove_self_arranged(db, _user(), pupil_id, actor=_actor())
+    self_arranged.remove_self_arranged(db, school_pupils.pupil_for(db, _user(), pupil_id), actor=_actor())
     db.commit()
     flash(_("Den egna praoplatsen är borttagen; eleven är med i fördelningen igen."), "info")
     return _to_pupil(pupil_id, "self-arranged")
@@ -337,7 +342,7 @@ def remove_self_arranged(pupil_id: int) -> ResponseReturnValue:
 def issue_pupil_code(pupil_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    issued = school_portal.issue_code(db, _user(), pupil_id, actor=_actor())
+    issued = login_codes.issue(db, school_pupils.pupil_for(db, _user(), pupil_id), actor=_actor())
     db.commit()
     return _sheet([issued], issued.pupil_name, back=url_for(".pupil_page", pupil_id=pupil_id))
 
@@ -346,7 +351,7 @@ def issue_pupil_code(pupil_id: int) -> ResponseReturnValue:
 def revoke_pupil_code(pupil_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    school_portal.revoke_code(db, _user(), pupil_id, actor=_actor())
+    login_codes.revoke(db, school_pupils.pupil_for(db, _user(), pupil_id), actor=_actor())
     db.commit()
     flash(_("Koden är återkallad och slutar gälla direkt."), "info")
     return _to_pupil(pupil_id, "code")
@@ -362,10 +367,10 @@ def export(fmt: str) -> ResponseReturnValue:
     school_id = request.args.get("school", type=int)
     if "school" in request.args and school_id is None:
         abort(404)
-    school = school_portal.school_for(db, _user(), school_id) if school_id is not None else None
+    school = school_for(db, _user(), school_id) if school_id is not None else None
     lang = str(get_locale() or "sv")
-    rows = school_portal.status_rows(db, _user(), lang, school_id=school_id)
-    body = school_portal.status_csv(rows, lang) if fmt == "csv" else school_portal.status_xlsx(rows, lang)
+    rows = school_status.status_rows(db, _user(), lang, school_id=school_id)
+    body = school_status.status_csv(rows, lang) if fmt == "csv" else school_status.status_xlsx(rows, lang)
     audit.record(
         db,
         _actor(),
@@ -381,5 +386,5 @@ def export(fmt: str) -> ResponseReturnValue:
         else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{school_portal.export_filename(fmt, school)}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{school_status.export_filename(fmt, school)}"'
     return _no_store(response)
