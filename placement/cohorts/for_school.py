@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from placement import audit
 from placement.cohorts import login_codes, preferences
+from placement.collation import swedish_key
 from placement.employers import offers
 from placement.enums import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -49,7 +50,6 @@ from placement.models import (
 )
 from placement.organisation import season
 from placement.organisation.for_school import class_for, school_ids, schools_of
-from placement.reports import exports
 
 logger = logging.getLogger(__name__)
 
@@ -170,10 +170,10 @@ def pupils_of(session: Session, *, school_ids: Iterable[int] = (), class_id: int
     return sorted(
         pupils,
         key=lambda p: (
-            exports.swedish_key(p.school.name),
-            exports.swedish_key(p.school_class.name),
-            exports.swedish_key(p.last_name),
-            exports.swedish_key(p.first_name),
+            swedish_key(p.school.name),
+            swedish_key(p.school_class.name),
+            swedish_key(p.last_name),
+            swedish_key(p.first_name),
             p.id,
         ),
     )
@@ -210,7 +210,7 @@ def school_summaries(session: Session, user: User) -> list[SchoolSummary]:
             session.scalars(
                 select(SchoolClass).where(SchoolClass.school_id == school.id).options(selectinload(SchoolClass.period))
             ),
-            key=lambda c: (exports.swedish_key(c.name), c.id),
+            key=lambda c: (swedish_key(c.name), c.id),
         )
         summaries.append(
             SchoolSummary(

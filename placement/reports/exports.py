@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from placement.collation import swedish_key
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
 from placement.errors import NotFound
 from placement.models import (
@@ -227,23 +228,6 @@ def placement_rows(
             r.start,
         ),
     )
-
-
-_AFTER_Z = {"å": "{", "ä": "|", "æ": "|", "ö": "}", "ø": "}"}
-
-
-def swedish_key(text: str) -> str:
-    """Sort key in Swedish alphabetical order, independent of the database's collation.
-
-    Case is ignored, å, ä and ö come after z, and other accents are ignored (é sorts as e).
-    """
-    key: list[str] = []
-    for char in unicodedata.normalize("NFC", text).casefold():
-        if char in _AFTER_Z:
-            key.append(_AFTER_Z[char])
-        else:
-            key.extend(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
-    return "".join(key)
 
 
 def _csv_cell(value: object) -> object:

@@ -241,7 +241,7 @@ def test_pupils_without_preferences(db_session: Session, world: World) -> None:
 
 def test_an_offer_whose_employer_declined_the_pupil_cannot_be_chosen_again(db_session: Session, world: World) -> None:
     """As the solver excludes it (excluded_offers): the pupil's ranking, the offer list and the round agree."""
-    from placement.cohorts import for_school as school_portal
+    from placement.cohorts import for_school as school_pupils
     from placement.enums import AssignmentStatus
     from placement.rounds import bridge
     from placement.rounds import setup as rounds
@@ -261,8 +261,8 @@ def test_an_offer_whose_employer_declined_the_pupil_cannot_be_chosen_again(db_se
     assert preferences.declined_offers(db_session, world.anna) == {world.shop.id}
     with pytest.raises(ValidationError, match=f"offer {world.shop.code} cannot be chosen: its employer declined"):
         choose(db_session, world, [world.shop, world.cafe])
-    assert world.shop not in school_portal.eligible_offers(db_session, world.anna)
-    assert world.cafe in school_portal.eligible_offers(db_session, world.anna)
+    assert world.shop not in school_pupils.eligible_offers(db_session, world.anna)
+    assert world.cafe in school_pupils.eligible_offers(db_session, world.anna)
     choose(db_session, world, [world.cafe])
     build = bridge.build_instance(
         db_session, rounds.create_round(db_session, "Höst", [world.w45.code], actor=audit.CLI)

@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from placement import audit
 from placement import models as m
-from placement.employers import for_employer as employer_portal
+from placement.employers import for_employer as employer_scope
 from placement.employers import offers, registration
 from placement.employers import registry as employers
 from placement.enums import (
@@ -408,7 +408,7 @@ def test_a_pending_employers_offers_are_invisible_until_approved(client: FlaskCl
     assert response.status_code == 302
     offer = db_session.scalars(select(m.Offer).where(m.Offer.employer_id == employer.id)).one()
     assert offer not in offers.visible_offers(db_session)
-    assert employer_portal.visibility_code(offer) == "pending"
+    assert employer_scope.visibility_code(offer) == "pending"
     page = client.get(f"/employer/offers/{offer.id}").get_data(as_text=True)
     assert "samordnaren har inte godkänt er ännu" in page
     assert "Dina erbjudanden syns för elever först när samordnaren har godkänt er" in client.get(
@@ -417,7 +417,7 @@ def test_a_pending_employers_offers_are_invisible_until_approved(client: FlaskCl
 
     employers.approve_employer(db_session, employer, actor=audit.CLI)
     assert offer in offers.visible_offers(db_session)
-    assert employer_portal.visibility_code(offer) is None
+    assert employer_scope.visibility_code(offer) is None
     assert "Godkänd av samordnaren" in client.get("/employer/organisation").get_data(as_text=True)
 
 
@@ -561,7 +561,7 @@ def test_an_employer_never_reaches_another_employers_records(client: FlaskClient
     response = _post(client, "/employer/offers/new", _offer_data(other_workplace, [w45]))
     assert response.status_code == 400
     with pytest.raises(NotFound):
-        employer_portal.own_employer(db_session, user, other.id)
+        employer_scope.own_employer(db_session, user, other.id)
 
     _refresh()
     assert other_offer.status is OfferStatus.ACTIVE

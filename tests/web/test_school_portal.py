@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from placement import audit
 from placement import models as m
-from placement.cohorts import for_school as school_portal
+from placement.cohorts import for_school as school_pupils
 from placement.cohorts import login_codes
 from placement.cohorts.for_school import PupilStatus
 from placement.enums import AssignmentStatus, OfferKind, OfferStatus, Role, RoundStatus, Sector
@@ -442,7 +442,7 @@ def test_preferences_are_entered_on_the_pupil_s_behalf(client: FlaskClient, db_s
     assert all(o.code in html for o in world.offers)  # every eligible offer can be picked
 
     def ranked() -> list[str]:
-        return [p.offer.code for p in school_portal.ranking(db_session, world.staff, pupil.id)]  # type: ignore[arg-type]
+        return [p.offer.code for p in school_pupils.ranking(db_session, world.staff, pupil.id)]  # type: ignore[arg-type]
 
     _post(client, path, page, {"code": world.offers[0].code.lower()})
     _post(client, path, page, {"pick": world.offers[1].code})
@@ -475,7 +475,7 @@ def test_an_ineligible_offer_is_refused_with_the_reason(client: FlaskClient, db_
     page = f"/school/pupils/{world.pupils[0].id}"
     html = _post(client, f"{page}/choices", page, {"code": world.offers[0].code})
     assert "requires age 16" in html
-    assert school_portal.ranking(db_session, world.staff, world.pupils[0].id) == []  # type: ignore[arg-type]
+    assert school_pupils.ranking(db_session, world.staff, world.pupils[0].id) == []  # type: ignore[arg-type]
 
 
 def test_choices_cannot_change_while_the_window_is_closed(client: FlaskClient, db_session: Session) -> None:
@@ -657,7 +657,7 @@ def test_the_status_export_in_english(db_session: Session) -> None:
     assert school_status.status_headers("en")[0] == "School"
     with pytest.raises(NotFound):
         school_status.status_rows(db_session, user, "sv", school_id=world.foreign_school.id)
-    assert school_portal.reordered(["A", "B"], "up", "A") == ["A", "B"]
-    assert school_portal.reordered(["A", "B"], "down", "B") == ["A", "B"]
+    assert school_pupils.reordered(["A", "B"], "up", "A") == ["A", "B"]
+    assert school_pupils.reordered(["A", "B"], "down", "B") == ["A", "B"]
     assert PupilStatus("placed") is PupilStatus.PLACED
     assert audit.Actor.of(user).user_id == user.id
