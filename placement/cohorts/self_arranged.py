@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from placement import audit, validation
+from placement import audit, codes, validation
 from placement.db import utcnow
 from placement.employers import registry as employers
 from placement.enums import (
@@ -94,13 +94,9 @@ def register_self_arranged(session: Session, pupil: Pupil, entry: SelfArranged, 
 
     employer = session.scalars(select(Employer).where(Employer.org_number == org_number)).first()
     if employer is None:
-        employer = employers.add_with_code(
+        employer = codes.EMPLOYERS.add(
             session,
             lambda code: _new_employer(session, code, name, org_number, pupil.school.municipality_id),
-            column=Employer.code,
-            prefix="E",
-            width=4,
-            constraint="uq_employer_code",
         )
         audit.record(
             session, actor, "employer.create", "employer", employer.id, after={"code": employer.code, "via": "school"}
@@ -132,7 +128,7 @@ def register_self_arranged(session: Session, pupil: Pupil, entry: SelfArranged, 
         session.add(offer)
         return offer
 
-    offer = employers.add_with_code(session, build, column=Offer.code, prefix="O", width=5, constraint="uq_offer_code")
+    offer = codes.OFFERS.add(session, build)
     pupil.self_arranged_offer_id = offer.id
     session.flush()
     audit.record(

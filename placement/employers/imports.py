@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import itertools
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from placement import audit, validation
+from placement import audit, codes, validation
 from placement.db import utcnow
 from placement.employers import registry as employers
 from placement.enums import EmployerStatus, GeoStatus, Sector
@@ -457,14 +456,6 @@ def _risk_changes(offer: Offer | None, assessed: bool | None, now: dt.datetime, 
     return {}
 
 
-def _new_codes(session: Session, attribute: InstrumentedAttribute[str], prefix: str, width: int) -> Iterator[str]:
-    """Codes after the highest "<prefix><number>" in use: "O00042", then "O00043", ..."""
-    pattern = re.compile(rf"{re.escape(prefix)}(\d+)")
-    used = session.scalars(select(attribute).where(attribute.startswith(prefix)))
-    highest = max((int(match[1]) for code in used if (match := pattern.fullmatch(code))), default=0)
-    return (f"{prefix}{n:0{width}d}" for n in itertools.count(highest + 1))
-
-
 def import_employers(
     session: Session,
     data: bytes,
@@ -527,7 +518,7 @@ def import_employers(
     workplaces = _place_workplaces(
         session, groups, existing=existing, coordinates=coordinates, employers=employers, report=report
     )
-    codes = _new_codes(session, Offer.code, "O", 5)
+    offer_codes = codes.OFFERS.following(session)
     for group, offer in zip(groups, matches, strict=True):
         row = group.row
         risk = _risk_changes(offer, row.risk_assessed, now, actor)
@@ -536,7 +527,7 @@ def import_employers(
             if not dry_run:
                 session.add(
                     Offer(
-                        code=next(codes),
+                        code=next(offer_codes),
                         employer_id=employers[row.org_number].id,
                         workplace_id=workplaces[row.workplace_key].id,
                         capacities=[OfferCapacity(period_id=p.id, places=n) for p, (n, _row) in group.places.items()],
@@ -594,7 +585,7 @@ def _place_employers(
     names: dict[str, str] = {}
     for group in groups:
         names.setdefault(group.row.org_number, group.row.employer_name)
-    codes = _new_codes(session, Employer.code, "E", 4)
+    employer_codes = codes.EMPLOYERS.following(session)
     employers: dict[str, Employer] = {}
     for org, name in names.items():
         employer = existing.employers.get(org)
@@ -607,7 +598,7 @@ def _place_employers(
         else:
             report.created["employers"] += 1
             employer = Employer(
-                code=next(codes),
+                code=next(employer_codes),
                 name=name,
                 org_number=org,
                 municipality_id=municipality.id if municipality else None,

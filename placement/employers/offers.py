@@ -25,9 +25,8 @@ from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from placement import audit, validation
+from placement import audit, codes, validation
 from placement.db import utcnow, violated_constraint
-from placement.employers.registry import add_with_code
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, EmployerStatus, OfferKind, OfferStatus, Sector
 from placement.errors import CapacityExceeded, Conflict, ValidationError
 from placement.models import Assignment, Employer, Offer, OfferCapacity, Period, School, Workplace
@@ -110,7 +109,7 @@ def create_offer(
         session.add(offer)
         return offer
 
-    offer = add_with_code(session, build, column=Offer.code, prefix="O", width=5, constraint="uq_offer_code")
+    offer = codes.OFFERS.add(session, build)
     audit.record(
         session,
         actor,

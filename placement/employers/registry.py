@@ -15,16 +15,15 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.se import orgnr
 
-from placement import audit, validation
+from placement import audit, codes, validation
 from placement.db import utcnow, violated_constraint
 from placement.enums import EmployerStatus, GeoStatus, Role
 from placement.errors import Conflict, ValidationError
@@ -32,11 +31,6 @@ from placement.models import Employer, EmployerMembership, Municipality, User, W
 from placement.organisation import accounts
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-#: How many times a generated code is retried when another transaction took it meanwhile.
-CODE_ATTEMPTS = 5
 
 
 # --- organisation numbers -------------------------------------------------------------------------------------------
@@ -81,49 +75,6 @@ def normalise_org_number(value: str) -> str:
     except stdnum_exceptions.ValidationError:
         raise OrgNumberError(raw, "format") from None
     return orgnr.format(digits)
-
-
-# --- codes ----------------------------------------------------------------------------------------------------------
-
-
-def next_code(session: Session, column: InstrumentedAttribute[str], prefix: str, width: int) -> str:
-    """The next free code ``<prefix><number>`` after the highest number in use, zero-padded to ``width``."""
-    highest = 0
-    for code in session.scalars(select(column).where(column.startswith(prefix, autoescape=True))):
-        digits = code[len(prefix) :]
-        if digits.isascii() and digits.isdigit():
-            highest = max(highest, int(digits))
-    return f"{prefix}{highest + 1:0{width}d}"
-
-
-def add_with_code(
-    session: Session,
-    build: Callable[[str], T],
-    *,
-    column: InstrumentedAttribute[str],
-    prefix: str,
-    width: int,
-    constraint: str,
-) -> T:
-    """Build new objects with the next free code, add them and flush; retry when the code was taken meanwhile.
-
-    ``build(code)`` creates the objects and adds them to the session.  Each
-    attempt runs in a savepoint and builds afresh, so a lost race leaves
-    nothing behind.  Other integrity errors propagate for the caller to map.
-    """
-    for _attempt in range(CODE_ATTEMPTS):
-        code = next_code(session, column, prefix, width)
-        try:
-            with session.begin_nested():
-                built = build(code)
-                session.flush()
-        except IntegrityError as exc:
-            if violated_constraint(exc) != constraint:
-                raise
-            logger.info("Code %s was taken meanwhile; trying the next one", code)
-            continue
-        return built
-    raise Conflict(f"{column}: no free code after {CODE_ATTEMPTS} attempts; try again")
 
 
 # --- employers ------------------------------------------------------------------------------------------------------
@@ -183,9 +134,7 @@ def register_employer(
         return employer, user
 
     try:
-        employer, user = add_with_code(
-            session, build, column=Employer.code, prefix="E", width=4, constraint="uq_employer_code"
-        )
+        employer, user = codes.EMPLOYERS.add(session, build)
     except IntegrityError as exc:
         # Lost a race with a concurrent registration of the same number or address.
         constraint = violated_constraint(exc)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash
 
-from placement import audit
+from placement import audit, codes
 from placement import models as m
 from placement.employers import registry as employers
 from placement.enums import EmployerStatus, GeoStatus, Role
@@ -113,13 +113,13 @@ def test_employer_codes_follow_the_highest_in_use(db_session: Session) -> None:
 
 def test_a_code_taken_meanwhile_is_retried(db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     f.employer(db_session, code="E0500")
-    real = employers.next_code
+    real = codes.next_code
     answers = iter(["E0500"])  # the first answer is stale, as if another process took it
 
     def racing(*args: object, **kwargs: object) -> str:
         return next(answers, None) or real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(employers, "next_code", racing)
+    monkeypatch.setattr(codes, "next_code", racing)
     employer, user = register(db_session)
     assert employer.code == "E0501"
     assert db_session.get(m.User, user.id) is user

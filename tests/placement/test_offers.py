@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from placement import audit
+from placement import audit, codes
 from placement import models as m
 from placement.employers import offers
 from placement.employers import registry as employers
@@ -394,13 +394,13 @@ def test_an_offer_code_taken_meanwhile_is_retried(
     db_session: Session, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     f.offer(db_session, code="O00007")
-    real = employers.next_code
+    real = codes.next_code
     answers = iter(["O00007"])  # stale: another process took it
 
     def racing(*args: Any, **kwargs: Any) -> str:
         return next(answers, None) or real(*args, **kwargs)
 
-    monkeypatch.setattr(employers, "next_code", racing)
+    monkeypatch.setattr(codes, "next_code", racing)
     offer = create(db_session, world, places={world.w45: 1, world.w07: 2})
     assert offer.code == "O00008"
     db_session.expire_all()
