@@ -22,11 +22,10 @@ from collections.abc import Iterable, Sequence
 import openpyxl
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from placement.collation import swedish_key
-from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
 from placement.errors import NotFound
 from placement.models import (
     AllocationRound,
@@ -163,16 +162,10 @@ def placement_rows(
     """The round's placements, in force or proposed, by school, class and name.
 
     A pending change (a proposal beside a placement in force) is left out: the
-    list shows where the pupil goes now.  ``school_id`` keeps a school's pupils,
+    list shows where the pupil goes now (:func:`bridge.counts_in_round`).  ``school_id`` keeps a school's pupils,
     ``employer_id`` the pupils placed at an employer's offers.
     """
     allocation_round = rounds.get_round(session, round_id)
-    in_force = aliased(Assignment)
-    shadowed = exists().where(
-        in_force.round_id == Assignment.round_id,
-        in_force.pupil_id == Assignment.pupil_id,
-        in_force.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
-    )
     query = (
         select(Assignment, Pupil, School, SchoolClass, Offer, Employer, Workplace, Period)
         .join(Pupil, Assignment.pupil_id == Pupil.id)
@@ -182,13 +175,7 @@ def placement_rows(
         .join(Employer, Offer.employer_id == Employer.id)
         .join(Workplace, Offer.workplace_id == Workplace.id)
         .join(Period, Assignment.period_id == Period.id)
-        .where(
-            Assignment.round_id == allocation_round.id,
-            or_(
-                Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
-                and_(Assignment.status == AssignmentStatus.PROPOSED, ~shadowed),
-            ),
-        )
+        .where(Assignment.round_id == allocation_round.id, bridge.counts_in_round())
     )
     if school_id is not None:
         query = query.where(Pupil.school_id == school_id)

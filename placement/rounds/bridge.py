@@ -5,6 +5,9 @@
   the web app solves it, and both go through here, so the two paths cannot
   drift.  :func:`placements_in_force` is the one query for "the placements in
   force" that review, incremental rounds, exports and retention all read.
+* :func:`assignment_rows` is the way back: a result's assignments as the
+  round's rows; :func:`previous_result` the rows as a result again, for an
+  incremental solve.
 * :func:`solve_out_of_process` runs the solver in a child process (a fresh
   interpreter) with a wall-clock limit enforced by the parent, because a solve
   may overrun its own time limit and a crash must never take the caller down
@@ -18,6 +21,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import multiprocessing
@@ -26,15 +30,14 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 import solver
 from placement.db import chunks
 from placement.employers import offers as offer_rules
 from placement.enums import (
     ACTIVE_ASSIGNMENT_STATUSES,
-    HOLDS_PLACE,
     AssignmentStatus,
     OfferKind,
 )
@@ -222,29 +225,42 @@ class Held:
     status: AssignmentStatus
 
 
-def placements_in_force(session: Session, round_id: int) -> dict[int, Held]:
-    """Per pupil, the round's placement that counts: the one in force, else the one proposed.
+def counts_in_round() -> ColumnElement[bool]:
+    """The rule "the placement in force beats a pending change", as a condition on a round's Assignment rows.
 
-    A published round with pending changes has both for some pupils; the
-    placement in force (published, confirmed, locked) counts over the pending
-    change.  The one query for the review's figures and the statistics kept
-    past retention.  Plain columns, not ORM objects: a region's round has
+    A row counts when it is in force (published, confirmed, locked), or when
+    it is proposed and no placement of the same pupil is in force in the same
+    round (a new round's proposal; in a published round, a pending change is
+    shadowed by the placement it would replace).  The database keeps at most
+    one of each per round and pupil, so at most one row per pupil counts.
+    """
+    in_force = aliased(Assignment)
+    shadowed = exists().where(
+        in_force.round_id == Assignment.round_id,
+        in_force.pupil_id == Assignment.pupil_id,
+        in_force.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+    )
+    return or_(
+        Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
+        and_(Assignment.status == AssignmentStatus.PROPOSED, ~shadowed),
+    )
+
+
+def placements_in_force(session: Session, round_id: int) -> dict[int, Held]:
+    """Per pupil, the round's placement that counts (:func:`counts_in_round`).
+
+    The one query for the review's figures, the previous result of an
+    incremental round and the statistics kept past retention; the placement
+    lists (:func:`placement.reports.exports.placement_rows`) filter by the same
+    condition.  Plain columns, not ORM objects: a region's round has
     thousands of rows and pages must stay fast.
     """
     rows = session.execute(
         select(Assignment.pupil_id, Assignment.status, Assignment.rank, Offer.code)
         .join(Offer, Assignment.offer_id == Offer.id)
-        .where(
-            Assignment.round_id == round_id,
-            Assignment.status.in_(HOLDS_PLACE),
-        )
+        .where(Assignment.round_id == round_id, counts_in_round())
     ).all()
-    held: dict[int, Held] = {}
-    for pupil_id, status, rank, code in rows:
-        earlier = held.get(pupil_id)
-        if earlier is None or earlier.status is AssignmentStatus.PROPOSED:
-            held[pupil_id] = Held(code, rank, status)
-    return held
+    return {pupil_id: Held(code, rank, status) for pupil_id, status, rank, code in rows}
 
 
 def build_instance(session: Session, allocation_round: AllocationRound, *, incremental: bool = False) -> InstanceBuild:
@@ -443,3 +459,105 @@ def _offer_document(
     if offer.schools:
         document["schools"] = [s.code for s in offer.schools]
     return document
+
+
+def previous_result(
+    session: Session, allocation_round: AllocationRound, instance_doc: dict[str, Any]
+) -> dict[str, Any]:
+    """The round's placements as a ``praktik-result/1`` document, the previous result of an incremental solve.
+
+    The placements in force, as :func:`placements_in_force` has them, but a
+    pending change is not part of it (it is what the new solve replaces), and
+    a pupil with no placement in force appears with the placement they last
+    lost (declined by the employer, or withdrawn), so that the solver can
+    report why they move.
+    """
+    rows = session.execute(
+        select(Assignment, Offer.code, Period.code)
+        .join(Offer, Assignment.offer_id == Offer.id)
+        .join(Period, Assignment.period_id == Period.id)
+        .where(
+            Assignment.round_id == allocation_round.id,
+            Assignment.status.in_((*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.DECLINED, AssignmentStatus.WITHDRAWN)),
+        )
+        .order_by(Assignment.updated_at, Assignment.id)
+    ).all()
+    students = {s["id"]: s for s in instance_doc["students"]}
+    latest: dict[str, dict[str, Any]] = {}
+    for assignment, offer_code, period_code in rows:
+        sid = student_id(assignment.pupil_id)
+        if sid not in students:
+            continue
+        current = assignment.status in ACTIVE_ASSIGNMENT_STATUSES
+        if current or sid not in latest or not latest[sid]["current"]:
+            latest[sid] = {
+                "current": current,
+                "doc": {
+                    "student": sid,
+                    "offer": offer_code,
+                    "period": period_code,
+                    "rank": assignment.rank,
+                    "locked": students[sid].get("locked") is not None,
+                },
+            }
+    assignments = [entry["doc"] for entry in latest.values()]
+    unassigned = [{"student": sid, "reason": "not placed"} for sid in students if sid not in latest]
+    placed = assignments
+    return {
+        "format": solver.result.RESULT_FORMAT,
+        "instance": instance_doc["name"],
+        "method": "optimal",
+        "status": "feasible",
+        "seed": instance_doc["policy"].get("seed", 0),
+        "assignments": assignments,
+        "unassigned": unassigned,
+        "warnings": [],
+        "metrics": {
+            "students": len(students),
+            "placed": len(placed),
+            "locked": sum(1 for a in placed if a["locked"]),
+            "rank_1": sum(1 for a in placed if a["rank"] == 1),
+            "top_3": sum(1 for a in placed if a["rank"] is not None and a["rank"] <= 3),
+            "unranked": sum(1 for a in placed if a["rank"] is None and not a["locked"]),
+        },
+        "bound": {"placed_max": len(students)},
+        "solve_seconds": 0.0,
+    }
+
+
+def _offer_ids(session: Session, codes: set[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in chunks(sorted(codes)):
+        for code, offer_id in session.execute(select(Offer.code, Offer.id).where(Offer.code.in_(chunk))):
+            ids[code] = offer_id
+    return ids
+
+
+def assignment_rows(
+    session: Session,
+    round_id: int,
+    placed: Sequence[tuple[solver.Assignment, AssignmentStatus, str | None]],
+    *,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Result to rows: the round's Assignment rows, as insert parameters, for the solver's assignments.
+
+    Each entry is an assignment of the result with the status its row gets
+    and, for a pending change, why the pupil moves.
+    """
+    offer_ids = _offer_ids(session, {a.offer for a, _status, _reason in placed})
+    period_ids = dict(session.execute(select(Period.code, Period.id)).all())
+    return [
+        {
+            "round_id": round_id,
+            "pupil_id": pupil_id_of(a.student),
+            "offer_id": offer_ids[a.offer],
+            "period_id": period_ids[a.period],
+            "rank": a.rank,
+            "status": status,
+            "move_reason": reason,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for a, status, reason in placed
+    ]

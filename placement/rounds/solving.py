@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 import solver
 import solver.result
 from placement import audit
-from placement.db import chunks, utcnow
+from placement.db import utcnow
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, ArtifactKind, AssignmentStatus, RoundStatus
 from placement.errors import Conflict, PlacementError
-from placement.models import AllocationRound, Assignment, Offer, Period, RoundArtifact
+from placement.models import AllocationRound, Assignment, RoundArtifact
 from placement.rounds import bridge
 from placement.rounds import bridge as solver_bridge
 from placement.rounds import setup as rounds
@@ -81,8 +81,6 @@ def finish_solve(
         raise Conflict(f"round {round_id} is {allocation_round.status.value}, not solving")
     result = _checked(allocation_round, instance_doc, result_doc)
 
-    offer_ids = _offer_ids(session, {a.offer for a in result.assignments})
-    period_ids = dict(session.execute(select(Period.code, Period.id)).all())
     session.execute(
         delete(Assignment).where(Assignment.round_id == round_id, Assignment.status == AssignmentStatus.PROPOSED)
     )
@@ -98,20 +96,16 @@ def finish_solve(
         )
     )
     now = utcnow()
-    rows = [
-        {
-            "round_id": round_id,
-            "pupil_id": bridge.pupil_id_of(a.student),
-            "offer_id": offer_ids[a.offer],
-            "period_id": period_ids[a.period],
-            "rank": a.rank,
-            "status": AssignmentStatus.LOCKED if a.locked else AssignmentStatus.PROPOSED,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for a in result.assignments
-        if not (a.locked and bridge.pupil_id_of(a.student) in held)
-    ]
+    rows = bridge.assignment_rows(
+        session,
+        round_id,
+        [
+            (a, AssignmentStatus.LOCKED if a.locked else AssignmentStatus.PROPOSED, None)
+            for a in result.assignments
+            if not (a.locked and bridge.pupil_id_of(a.student) in held)
+        ],
+        now=now,
+    )
     if rows:
         session.execute(insert(Assignment), rows)
     allocation_round.status = RoundStatus.PROPOSED
@@ -145,75 +139,13 @@ def begin_changes(
             f"round {round_id} is {allocation_round.status.value}; changes are computed for published rounds"
         )
     build = bridge.build_instance(session, allocation_round, incremental=True)
-    previous = previous_result(session, allocation_round, build.instance)
+    previous = bridge.previous_result(session, allocation_round, build.instance)
     allocation_round.input_hash = build.input_hash
     audit.record(
         session, actor, "round.changes.start", "allocation_round", round_id, after={"input_hash": build.input_hash}
     )
     session.flush()
     return build, previous
-
-
-def previous_result(
-    session: Session, allocation_round: AllocationRound, instance_doc: dict[str, Any]
-) -> dict[str, Any]:
-    """The round's placements as a ``praktik-result/1`` document, the previous result of an incremental solve.
-
-    A pupil with no placement in force appears with the placement they last
-    lost (declined by the employer, or withdrawn), so that the solver can
-    report why they move.
-    """
-    rows = session.execute(
-        select(Assignment, Offer.code, Period.code)
-        .join(Offer, Assignment.offer_id == Offer.id)
-        .join(Period, Assignment.period_id == Period.id)
-        .where(
-            Assignment.round_id == allocation_round.id,
-            Assignment.status.in_((*ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus.DECLINED, AssignmentStatus.WITHDRAWN)),
-        )
-        .order_by(Assignment.updated_at, Assignment.id)
-    ).all()
-    students = {s["id"]: s for s in instance_doc["students"]}
-    latest: dict[str, dict[str, Any]] = {}
-    for assignment, offer_code, period_code in rows:
-        sid = bridge.student_id(assignment.pupil_id)
-        if sid not in students:
-            continue
-        current = assignment.status in ACTIVE_ASSIGNMENT_STATUSES
-        if current or sid not in latest or not latest[sid]["current"]:
-            latest[sid] = {
-                "current": current,
-                "doc": {
-                    "student": sid,
-                    "offer": offer_code,
-                    "period": period_code,
-                    "rank": assignment.rank,
-                    "locked": students[sid].get("locked") is not None,
-                },
-            }
-    assignments = [entry["doc"] for entry in latest.values()]
-    unassigned = [{"student": sid, "reason": "not placed"} for sid in students if sid not in latest]
-    placed = assignments
-    return {
-        "format": solver.result.RESULT_FORMAT,
-        "instance": instance_doc["name"],
-        "method": "optimal",
-        "status": "feasible",
-        "seed": instance_doc["policy"].get("seed", 0),
-        "assignments": assignments,
-        "unassigned": unassigned,
-        "warnings": [],
-        "metrics": {
-            "students": len(students),
-            "placed": len(placed),
-            "locked": sum(1 for a in placed if a["locked"]),
-            "rank_1": sum(1 for a in placed if a["rank"] == 1),
-            "top_3": sum(1 for a in placed if a["rank"] is not None and a["rank"] <= 3),
-            "unranked": sum(1 for a in placed if a["rank"] is None and not a["locked"]),
-        },
-        "bound": {"placed_max": len(students)},
-        "solve_seconds": 0.0,
-    }
 
 
 def finish_changes(
@@ -240,27 +172,13 @@ def finish_changes(
     )
     got = result.assignment_map()
     moves = list(result.moves or ())
-    offer_ids = _offer_ids(session, {a.offer for a in result.assignments})
-    period_ids = dict(session.execute(select(Period.code, Period.id)).all())
     now = utcnow()
-    rows = []
-    for move in moves:
-        new = got.get(move.student)
-        if new is None:
-            continue
-        rows.append(
-            {
-                "round_id": round_id,
-                "pupil_id": bridge.pupil_id_of(move.student),
-                "offer_id": offer_ids[new.offer],
-                "period_id": period_ids[new.period],
-                "rank": new.rank,
-                "status": AssignmentStatus.PROPOSED,
-                "move_reason": move.reason[:300],
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+    rows = bridge.assignment_rows(
+        session,
+        round_id,
+        [(got[move.student], AssignmentStatus.PROPOSED, move.reason[:300]) for move in moves if move.student in got],
+        now=now,
+    )
     if rows:
         session.execute(insert(Assignment), rows)
     outcome = dict(allocation_round.outcome or {})
@@ -319,14 +237,6 @@ def _checked(
     if violations:
         raise solver_bridge.SolveFailed("; ".join(str(v) for v in violations[:10]))
     return result
-
-
-def _offer_ids(session: Session, codes: set[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for chunk in chunks(sorted(codes)):
-        for code, offer_id in session.execute(select(Offer.code, Offer.id).where(Offer.code.in_(chunk))):
-            ids[code] = offer_id
-    return ids
 
 
 def _outcome(result_doc: dict[str, Any], result: solver.Result) -> dict[str, Any]:
