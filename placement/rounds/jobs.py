@@ -36,9 +36,8 @@ from placement.db import utcnow, violated_constraint
 from placement.enums import JobKind, JobState, RoundStatus
 from placement.errors import Conflict, PlacementError
 from placement.models import SolveJob
-from placement.rounds import bridge as solver_bridge
 from placement.rounds import setup as rounds
-from placement.rounds import solving
+from placement.rounds import solve_process, solving
 from solver.compare import summarise
 
 logger = logging.getLogger(__name__)
@@ -201,7 +200,7 @@ def run_job(
     make_session: sessionmaker[Session],
     job_id: int,
     *,
-    solve: Callable[..., dict[str, Any]] = solver_bridge.solve_out_of_process,
+    solve: Callable[..., dict[str, Any]] = solve_process.solve_out_of_process,
     heartbeat_s: float | None = HEARTBEAT_S,
 ) -> JobState:
     """Run a queued job to its end in this process (the worker's body).  Returns the final state.
@@ -298,7 +297,7 @@ def _run_initial(
     _progress(make_session, job_id, f"solving ({students} pupils, {mechanism}, then {len(others)} comparisons)")
     result_doc = solve(build.instance, method=mechanism, compare=others, on_compared=compared)
     if result_doc.get("method") != mechanism:
-        raise solver_bridge.SolveFailed(
+        raise solve_process.SolveFailed(
             f"the round is allocated by {mechanism}, but the solver answered with {result_doc.get('method')!r}"
         )
     comparison = {mechanism: _summary(instance, mechanism, result_doc)}

@@ -29,8 +29,7 @@ from placement.db import utcnow
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, ArtifactKind, AssignmentStatus, RoundStatus
 from placement.errors import Conflict, PlacementError
 from placement.models import AllocationRound, Assignment, RoundArtifact
-from placement.rounds import bridge
-from placement.rounds import bridge as solver_bridge
+from placement.rounds import bridge, solve_process
 from placement.rounds import setup as rounds
 
 logger = logging.getLogger(__name__)
@@ -235,7 +234,7 @@ def _checked(
     result = solver.result_from_dict(result_doc)
     violations = solver.check(instance, result)
     if violations:
-        raise solver_bridge.SolveFailed("; ".join(str(v) for v in violations[:10]))
+        raise solve_process.SolveFailed("; ".join(str(v) for v in violations[:10]))
     return result
 
 
@@ -269,7 +268,7 @@ def solve_round(
         build = begin_solve(session, round_id, actor=actor)
     try:
         chosen = method or rounds.mechanism_of(build.instance["policy"])
-        result_doc = solver_bridge.solve_out_of_process(build.instance, method=chosen)
+        result_doc = solve_process.solve_out_of_process(build.instance, method=chosen)
         with make_session() as session, session.begin():
             return finish_solve(session, round_id, build.instance, result_doc, actor=actor)
     except (PlacementError, solver.InstanceError) as exc:

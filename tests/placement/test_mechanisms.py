@@ -13,8 +13,7 @@ from placement import audit
 from placement import models as m
 from placement.enums import JobState, RoundStatus
 from placement.errors import ValidationError
-from placement.rounds import bridge as solver_bridge
-from placement.rounds import jobs, review, solving
+from placement.rounds import jobs, review, solve_process, solving
 from placement.rounds import setup as rounds
 from tests import factories as f
 
@@ -91,7 +90,7 @@ def _run(
 
     def recording(instance_doc: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         asked.extend([kwargs.get("method"), *kwargs.get("compare", ())])
-        return solver_bridge.solve_out_of_process(instance_doc, **kwargs)
+        return solve_process.solve_out_of_process(instance_doc, **kwargs)
 
     job = jobs.enqueue(session, round_id, actor=COORDINATOR)
     state = jobs.run_job(make_session, job.id, solve=recording, heartbeat_s=None)
@@ -144,7 +143,7 @@ def test_a_result_of_another_method_is_refused(db_session: Session, make_session
     job = jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
 
     def wrong(instance_doc: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return solver_bridge.solve_out_of_process(instance_doc, method="optimal")
+        return solve_process.solve_out_of_process(instance_doc, method="optimal")
 
     assert jobs.run_job(make_session, job.id, solve=wrong, heartbeat_s=None) is JobState.FAILED
     db_session.expire_all()
@@ -167,7 +166,7 @@ def test_a_failed_comparison_leaves_the_proposal_standing(
             else:
                 told(method, result, error)
 
-        return solver_bridge.solve_out_of_process(instance_doc, **{**kwargs, "on_compared": on_compared})
+        return solve_process.solve_out_of_process(instance_doc, **{**kwargs, "on_compared": on_compared})
 
     assert jobs.run_job(make_session, job.id, solve=no_fcfs, heartbeat_s=None) is JobState.SUCCEEDED
     db_session.expire_all()

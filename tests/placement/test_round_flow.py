@@ -16,7 +16,7 @@ from placement.employers import offers as offer_service
 from placement.enums import AssignmentStatus, JobState, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, ValidationError
 from placement.rounds import assignments, jobs, review
-from placement.rounds.bridge import SolveFailed
+from placement.rounds.solve_process import SolveFailed
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)

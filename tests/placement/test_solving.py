@@ -20,7 +20,7 @@ from placement.enums import AssignmentStatus, RoundStatus, Sector
 from placement.errors import Conflict
 from placement.rounds import bridge, solving
 from placement.rounds import setup as rounds
-from placement.rounds.bridge import SolveFailed, solve_out_of_process
+from placement.rounds.solve_process import SolveFailed, solve_out_of_process
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
