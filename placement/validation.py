@@ -7,9 +7,25 @@ its input at once before it writes anything.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from email_validator import EmailNotValidError, validate_email
 
 MAX_EMAIL = 254
+
+
+def normalise_tags(tags: Iterable[object] | None) -> list[str]:
+    """Tags as they are stored and compared: trimmed, case-folded, each once, in their order.
+
+    A pupil's ``attributes`` and an offer's ``requirements`` both pass here
+    (the models' validators), so the eligibility rule and the solver compare
+    them exactly and agree whatever case a file or a form used.
+    """
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        raise TypeError("tags must be a list of strings, not one string")
+    return list(dict.fromkeys(clean for tag in tags if (clean := " ".join(str(tag).split()).casefold())))
 
 
 def text(problems: list[str], label: str, field: str, value: object, *, max_length: int) -> str:

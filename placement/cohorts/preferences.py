@@ -151,8 +151,7 @@ def ineligibility(pupil: Pupil, offer: Offer, period: Period, *, declined: Colle
     age = pupil.age_on(period.start_date)
     if offer.min_age is not None and age < offer.min_age:
         return f"it requires age {offer.min_age}, the pupil is {age} on {period.start_date.isoformat()}"
-    tags = {tag.casefold() for tag in pupil.attributes or []}
-    missing = sorted(tag for tag in offer.requirements or [] if tag.casefold() not in tags)
+    missing = sorted(set(offer.requirements or ()) - set(pupil.attributes or ()))  # stored case-folded
     if missing:
         return f"it requires {', '.join(missing)}"
     return None

@@ -6,10 +6,11 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from placement.db import Base, created_at, enum_column, intpk
 from placement.enums import EmployerStatus, GeoStatus, OfferKind, OfferStatus, Sector
+from placement.validation import normalise_tags
 
 if TYPE_CHECKING:
     from placement.models.organisation import Municipality, Period, School
@@ -95,6 +96,7 @@ class Offer(Base):
     min_age: Mapped[int | None]
     #: Tags a pupil must have, e.g. ["swedish"]; see Pupil.attributes.
     requirements: Mapped[list[str]] = mapped_column(default=list)
+
     #: Working hours as the employer writes them, e.g. "08.00–15.00, lunch 11.30".
     hours: Mapped[str | None] = mapped_column(String(200))
     #: What the pupil should bring or wear.
@@ -116,6 +118,10 @@ class Offer(Base):
     )
     #: When not empty, only pupils of these schools are eligible.
     schools: Mapped[list[School]] = relationship(secondary=offer_school, order_by="School.code")
+
+    @validates("requirements")
+    def _normalise_requirements(self, _key: str, value: list[str] | None) -> list[str]:
+        return normalise_tags(value)
 
     def __repr__(self) -> str:
         return f"<Offer {self.code} {self.title!r}>"

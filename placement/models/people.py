@@ -10,10 +10,11 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from placement.db import Base, created_at, enum_column, intpk, utcnow
 from placement.enums import Gender, Role
+from placement.validation import normalise_tags
 
 if TYPE_CHECKING:
     from placement.models.employers import Employer, Offer
@@ -127,6 +128,7 @@ class Pupil(Base):
     birth_month: Mapped[int]
     #: Tags matched against offers' requirements, e.g. ["swedish", "english"].
     attributes: Mapped[list[str]] = mapped_column(default=list)
+
     #: A placement the pupil arranged outside the round; it is locked in every round.
     self_arranged_offer_id: Mapped[int | None] = mapped_column(
         ForeignKey("offer.id", ondelete="SET NULL", use_alter=True)
@@ -136,6 +138,10 @@ class Pupil(Base):
     school: Mapped[School] = relationship()
     school_class: Mapped[SchoolClass] = relationship(back_populates="pupils")
     self_arranged_offer: Mapped[Offer | None] = relationship(foreign_keys=[self_arranged_offer_id])
+
+    @validates("attributes")
+    def _normalise_attributes(self, _key: str, value: list[str] | None) -> list[str]:
+        return normalise_tags(value)
 
     @property
     def full_name(self) -> str:

@@ -269,3 +269,60 @@ def test_an_offer_whose_employer_declined_the_pupil_cannot_be_chosen_again(db_se
     )
     student = next(s for s in build.instance["students"] if s["id"] == bridge.student_id(world.anna.id))
     assert student["excluded_offers"] == [world.shop.code]
+
+
+def test_the_pupils_list_and_the_solver_apply_one_eligibility_rule(db_session: Session, world: World) -> None:
+    """For every pupil and every offer a round uses, the placement side and the solver agree (issue 13, point 3).
+
+    The cases cross each rule: age, tags in any case (stored case-folded), offers open to some
+    schools only, an employer that declined the pupil earlier, and no places in the pupil's period.
+    """
+    import solver
+    from placement.enums import AssignmentStatus
+    from placement.rounds import bridge
+    from placement.rounds import setup as rounds
+
+    nine = f.school_class(db_session, school=world.other_school, name="9C", period=world.w45)
+    pupils = [
+        world.anna,  # 14, "Swedish"
+        f.pupil(db_session, school_class=nine, birth_year=2011, birth_month=1, attributes=["ENGLISH", " swedish "]),
+        f.pupil(db_session, school_class=world.anna.school_class, birth_year=2012, birth_month=12, attributes=[]),
+    ]
+    offers = [
+        world.shop,
+        offer(db_session, world.w45, min_age=15),
+        offer(db_session, world.w45, requirements=["Swedish"]),
+        offer(db_session, world.w45, requirements=["english", "SWEDISH"]),
+        offer(db_session, world.w45, schools=[world.other_school]),
+        offer(db_session, world.w07),  # places only in another period
+        world.cafe,
+    ]
+    earlier = rounds.create_round(db_session, "Vår", [world.w45.code], actor=audit.CLI)
+    db_session.add(
+        m.Assignment(
+            round_id=earlier.id,
+            pupil_id=pupils[1].id,
+            offer_id=world.cafe.id,
+            period_id=world.w45.id,
+            rank=1,
+            status=AssignmentStatus.DECLINED,
+        )
+    )
+    db_session.flush()
+    assert pupils[1].attributes == ["english", "swedish"]
+    build = bridge.build_instance(
+        db_session, rounds.create_round(db_session, "Höst", [world.w45.code, world.w07.code], actor=audit.CLI)
+    )
+    instance = solver.load_instance(build.instance)
+    students = {s.id: s for s in instance.students}
+    by_code = {o.id: o for o in instance.offers}
+    seen = {True: 0, False: 0}
+    for pupil in pupils:
+        declined = preferences.declined_offers(db_session, pupil)
+        student = students[bridge.student_id(pupil.id)]
+        for candidate in offers:
+            ours = preferences.ineligibility(pupil, candidate, world.w45, declined=declined)
+            theirs = solver.eligibility.ineligibility(student, by_code[candidate.code])
+            assert (ours is None) == (theirs is None), (pupil.id, candidate.code, ours, theirs)
+            seen[ours is None] += 1
+    assert seen[True] >= 5 and seen[False] >= 8  # both outcomes are exercised, not only one
