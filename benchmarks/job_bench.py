@@ -5,7 +5,7 @@
 Loads the demo region (about 4,700 pupils) into a fresh migrated SQLite
 database, creates its round as ``praktik demo`` does, and runs the solve job
 in this process exactly as ``python -m placement.runtime.worker`` runs it
-(:func:`placement.rounds.jobs.run_job`: the instance built from the
+(:func:`placement.runtime.worker.run_job`: the instance built from the
 database, the solver in a child process, the proposal and every comparison
 stored).  Each repetition starts from the round in draft.  For reference it
 also times the solver's own work on the same instance in this process: the
@@ -34,6 +34,7 @@ from placement.migrate import upgrade
 from placement.models import AllocationRound, Assignment, RoundArtifact, SolveJob
 from placement.rounds import bridge, jobs
 from placement.rounds import setup as rounds
+from placement.runtime import worker
 
 
 def _prepare(database: Path) -> tuple[sessionmaker[Session], int]:
@@ -64,7 +65,7 @@ def _job(make_session: sessionmaker[Session], round_id: int) -> float:
     with make_session() as session, session.begin():
         job_id = jobs.enqueue(session, round_id, actor=audit.CLI).id
     started = time.perf_counter()
-    state = jobs.run_job(make_session, job_id, heartbeat_s=None)
+    state = worker.run_job(make_session, job_id, heartbeat_s=None)
     seconds = time.perf_counter() - started
     if state.value != "succeeded":
         with make_session() as session:

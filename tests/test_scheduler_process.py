@@ -28,7 +28,7 @@ from placement.db import make_engine, utcnow
 from placement.enums import JobRunState, MailState, Role, RoundStatus
 from placement.mail import outbox as mail
 from placement.rounds import assignments, jobs
-from placement.runtime import schedule
+from placement.runtime import schedule, worker
 from placement.runtime.scheduler import JobSpec, UnknownJobFunction, build
 from tests import factories as f
 from tests.smtp_server import SmtpServer
@@ -316,7 +316,7 @@ def test_each_reminder_reaches_exactly_the_right_people_once(
         round_id = allocation_round.id
         w45 = allocation_round.periods[0]
         job_id = jobs.enqueue(session, round_id, actor=audit.CLI).id
-    assert jobs.run_job(make_session, job_id, heartbeat_s=None).value == "succeeded"
+    assert worker.run_job(make_session, job_id, heartbeat_s=None).value == "succeeded"
     with make_session() as session, session.begin():
         assignments.publish(session, round_id, utcnow() + dt.timedelta(days=2), actor=audit.CLI)
         employers = [session.get_one(m.Offer, offer.id).employer for offer in offers[:2]]

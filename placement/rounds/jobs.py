@@ -1,10 +1,10 @@
-"""Solving rounds in a background worker process, with progress and dead-worker detection.
+"""Solve jobs: what a background solve is, from queueing to its end, and finding jobs whose worker died.
 
 The web request only queues a job (:func:`enqueue`) and starts a worker
-process for it (:func:`launch`); it never solves.  The worker
-(``python -m placement.runtime.worker JOB``) claims the job with one conditional
-UPDATE, writes a heartbeat every :data:`HEARTBEAT_S` seconds and its progress,
-runs the solve through :mod:`placement.rounds.solving` and ends the job
+process for it (:func:`placement.runtime.worker.launch`); it never solves.
+The worker claims the job with one conditional UPDATE (:func:`claim`), writes
+a heartbeat while it runs, and runs it here (:func:`execute`): the solve
+through :mod:`placement.rounds.solving`, its progress, and the job's end,
 ``succeeded`` or ``failed``.  A worker that is killed or crashes cannot say so
 itself: :func:`reap` finds running jobs whose heartbeat stopped (or whose
 process is gone) and fails them, and the round with them, so the coordinator
@@ -14,16 +14,13 @@ jobs are read, so a page reload is enough.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -31,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 import solver
-from placement import audit
+from placement import audit, hosts
 from placement.db import utcnow, violated_constraint
 from placement.enums import JobKind, JobState, RoundStatus
 from placement.errors import Conflict, PlacementError
@@ -42,7 +39,6 @@ from solver.compare import summarise
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_S = 2.0
 #: A running job whose heartbeat is older than this is considered dead.
 STALE_AFTER_S = 20.0
 #: A queued job no worker claimed within this time is considered lost.
@@ -76,32 +72,6 @@ def enqueue(session: Session, round_id: int, *, actor: audit.Actor) -> SolveJob:
         raise
     audit.record(session, actor, "round.solve.queue", "allocation_round", round_id, after={"job": job.id, "kind": kind})
     return job
-
-
-def launch(job_id: int, database_url: str, *, log_path: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start a worker process for ``job_id`` in its own session and process group.
-
-    A daemon thread waits for it, so that a finished worker leaves no zombie
-    behind in the launching (web) process.
-    """
-    env = dict(os.environ, PRAKTIK_DATABASE_URL=database_url)
-    log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
-    try:
-        process = subprocess.Popen(  # noqa: S603  (our own interpreter and module, a numeric job id)
-            [sys.executable, "-m", "placement.runtime.worker", str(job_id)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    finally:
-        if log_path is not None:
-            log.close()  # type: ignore[union-attr]
-    threading.Thread(target=process.wait, name=f"praktik-worker-{job_id}", daemon=True).start()
-    logger.info("Solve job %s: worker process %s started", job_id, process.pid)
-    return process
 
 
 def live_job(session: Session, round_id: int) -> SolveJob | None:
@@ -149,7 +119,7 @@ def _death(job: SolveJob, now: dt.datetime) -> str | None:
         if (now - job.created_at).total_seconds() > UNCLAIMED_AFTER_S:
             return f"no worker started the solve within {UNCLAIMED_AFTER_S:.0f} s"
         return None
-    if job.pid is not None and job.host == socket.gethostname() and not process_alive(job.pid):
+    if job.pid is not None and job.host == socket.gethostname() and not hosts.process_alive(job.pid):
         return f"the worker process (pid {job.pid}) stopped during: {job.progress or 'start'}"
     beat = job.heartbeat_at or job.started_at or job.created_at
     if (now - beat).total_seconds() > STALE_AFTER_S:
@@ -157,97 +127,6 @@ def _death(job: SolveJob, now: dt.datetime) -> str | None:
             f"the worker stopped answering (no heartbeat for {STALE_AFTER_S:.0f} s) during: {job.progress or 'start'}"
         )
     return None
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host runs (a zombie does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover  (a process of another user)
-        return True
-    # A killed child of this process stays a zombie until reaped: not alive.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:  # pragma: no cover  (no /proc)
-        return True
-
-
-class _Heartbeat(threading.Thread):
-    def __init__(self, make_session: sessionmaker[Session], job_id: int, every_s: float) -> None:
-        super().__init__(name=f"praktik-heartbeat-{job_id}", daemon=True)
-        self.make_session = make_session
-        self.job_id = job_id
-        self.every_s = every_s
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.every_s):
-            try:
-                with self.make_session() as session, session.begin():
-                    session.execute(
-                        update(SolveJob)
-                        .where(SolveJob.id == self.job_id, SolveJob.state == JobState.RUNNING)
-                        .values(heartbeat_at=utcnow())
-                    )
-            except Exception:  # pragma: no cover  (a database hiccup; the next beat tries again)
-                logger.exception("heartbeat of job %s failed", self.job_id)
-
-
-def run_job(
-    make_session: sessionmaker[Session],
-    job_id: int,
-    *,
-    solve: Callable[..., dict[str, Any]] = solve_process.solve_out_of_process,
-    heartbeat_s: float | None = HEARTBEAT_S,
-) -> JobState:
-    """Run a queued job to its end in this process (the worker's body).  Returns the final state.
-
-    ``heartbeat_s`` None writes no heartbeat from a second thread (for callers
-    whose sessions share one connection); progress updates still beat.
-    """
-    with make_session() as session, session.begin():
-        now = utcnow()
-        claimed = session.execute(
-            update(SolveJob)
-            .where(SolveJob.id == job_id, SolveJob.state == JobState.QUEUED)
-            .values(
-                state=JobState.RUNNING,
-                pid=os.getpid(),
-                host=socket.gethostname(),
-                started_at=now,
-                heartbeat_at=now,
-                progress="building the instance",
-            )
-        ).rowcount  # type: ignore[attr-defined]
-        job = session.get(SolveJob, job_id)
-        if job is None or claimed != 1:
-            logger.warning("Solve job %s is not queued; nothing to do", job_id)
-            return job.state if job is not None else JobState.FAILED
-        round_id, kind = job.round_id, job.kind
-        actor = _actor(session, job)
-    heartbeat = _Heartbeat(make_session, job_id, heartbeat_s or HEARTBEAT_S)
-    if heartbeat_s is not None:
-        heartbeat.start()
-    try:
-        if kind is JobKind.INITIAL:
-            _run_initial(make_session, job_id, round_id, actor, solve)
-        else:
-            _run_incremental(make_session, job_id, round_id, actor, solve)
-    except (PlacementError, solver.InstanceError, solver.ResultError) as exc:
-        _fail(make_session, job_id, round_id, kind, str(exc), actor=actor)
-        return JobState.FAILED
-    except Exception as exc:
-        logger.exception("Solve job %s failed", job_id)
-        _fail(make_session, job_id, round_id, kind, f"internal error: {type(exc).__name__}: {exc}", actor=actor)
-        return JobState.FAILED
-    finally:
-        heartbeat.stopped.set()
-        if heartbeat.is_alive():
-            heartbeat.join(5)
-    return JobState.SUCCEEDED
 
 
 def _actor(session: Session, job: SolveJob) -> audit.Actor:
@@ -402,3 +281,59 @@ def job_view(job: SolveJob) -> Mapping[str, Any]:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class Claimed:
+    """A job this process has claimed: what running it needs."""
+
+    job_id: int
+    round_id: int
+    kind: JobKind
+    actor: audit.Actor
+
+
+def claim(make_session: sessionmaker[Session], job_id: int) -> Claimed | JobState:
+    """Claim a queued job for this process (one conditional UPDATE), or the state of a job that is not queued."""
+    with make_session() as session, session.begin():
+        now = utcnow()
+        claimed = session.execute(
+            update(SolveJob)
+            .where(SolveJob.id == job_id, SolveJob.state == JobState.QUEUED)
+            .values(
+                state=JobState.RUNNING,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started_at=now,
+                heartbeat_at=now,
+                progress="building the instance",
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        job = session.get(SolveJob, job_id)
+        if job is None or claimed != 1:
+            logger.warning("Solve job %s is not queued; nothing to do", job_id)
+            return job.state if job is not None else JobState.FAILED
+        return Claimed(job_id, job.round_id, job.kind, _actor(session, job))
+
+
+def execute(
+    make_session: sessionmaker[Session],
+    claimed: Claimed,
+    *,
+    solve: Callable[..., dict[str, Any]] = solve_process.solve_out_of_process,
+) -> JobState:
+    """Run a claimed job to its end: solve, store, and end the job ``succeeded`` or ``failed``."""
+    job_id, round_id, kind, actor = claimed.job_id, claimed.round_id, claimed.kind, claimed.actor
+    try:
+        if kind is JobKind.INITIAL:
+            _run_initial(make_session, job_id, round_id, actor, solve)
+        else:
+            _run_incremental(make_session, job_id, round_id, actor, solve)
+    except (PlacementError, solver.InstanceError, solver.ResultError) as exc:
+        _fail(make_session, job_id, round_id, kind, str(exc), actor=actor)
+        return JobState.FAILED
+    except Exception as exc:
+        logger.exception("Solve job %s failed", job_id)
+        _fail(make_session, job_id, round_id, kind, f"internal error: {type(exc).__name__}: {exc}", actor=actor)
+        return JobState.FAILED
+    return JobState.SUCCEEDED

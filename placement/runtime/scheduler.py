@@ -53,12 +53,12 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from placement import hosts
 from placement.db import make_engine, utcnow, violated_constraint
 from placement.enums import JobRunState
 from placement.mail import outbox as mail
 from placement.models import JobRun, SolveJob
-from placement.rounds import jobs
-from placement.runtime import schedule
+from placement.runtime import schedule, worker
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def _sweep(*sweeps: Callable[..., schedule.SweepResult]) -> str:
             result = sweep(session, ctx.settings)
         lines.extend(result.lines)
         for job_id in result.solve_jobs:
-            state = jobs.run_job(ctx.make_session, job_id)
+            state = worker.run_job(ctx.make_session, job_id)
             lines.append(f"solve job {job_id} {state.value}")
             if sweep is schedule.close_windows:
                 with transaction() as session:
@@ -337,7 +337,7 @@ def _fail_interrupted_runs(make_session: sessionmaker[Session]) -> None:
         for run in session.scalars(
             select(JobRun).where(JobRun.state == JobRunState.RUNNING, JobRun.host == socket.gethostname()[:255])
         ):
-            if run.pid != os.getpid() and not jobs.process_alive(run.pid):
+            if run.pid != os.getpid() and not hosts.process_alive(run.pid):
                 run.state = JobRunState.FAILED
                 run.finished_at = utcnow()
                 run.error = "the scheduler process stopped during this run"

@@ -20,6 +20,7 @@ from placement.errors import NotFound
 from placement.reports import exports
 from placement.rounds import bridge, jobs
 from placement.rounds import setup as rounds
+from placement.runtime import worker
 from tests import factories as f
 
 W45_START = dt.date(2026, 11, 2)
@@ -192,7 +193,7 @@ def test_a_solved_round_exports_every_placement_of_the_solver(
 ) -> None:
     allocation_round, pupils, _ = f.small_round(db_session)
     job = jobs.enqueue(db_session, allocation_round.id, actor=audit.Actor("user:1"))
-    assert jobs.run_job(make_session, job.id, heartbeat_s=None) is JobState.SUCCEEDED
+    assert worker.run_job(make_session, job.id, heartbeat_s=None) is JobState.SUCCEEDED
     db_session.expire_all()
     placed = {
         a.pupil_id: a

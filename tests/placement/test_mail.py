@@ -22,6 +22,7 @@ from placement.enums import AssignmentStatus, JobState, MailState, Role
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.mail import outbox as mail
 from placement.rounds import assignments, jobs
+from placement.runtime import worker
 from tests import factories as f
 from tests.smtp_server import SmtpServer
 
@@ -568,7 +569,7 @@ def test_two_senders_at_once_never_send_a_message_twice(
 
 def _solve(session: Session, make_session: sessionmaker[Session], round_id: int) -> None:
     job = jobs.enqueue(session, round_id, actor=COORDINATOR)
-    state = jobs.run_job(make_session, job.id, heartbeat_s=None)
+    state = worker.run_job(make_session, job.id, heartbeat_s=None)
     session.expire_all()
     assert state is JobState.SUCCEEDED
 

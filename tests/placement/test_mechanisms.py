@@ -15,6 +15,7 @@ from placement.enums import JobState, RoundStatus
 from placement.errors import ValidationError
 from placement.rounds import jobs, review, solve_process, solving
 from placement.rounds import setup as rounds
+from placement.runtime import worker
 from tests import factories as f
 
 COORDINATOR = audit.Actor("user:1")
@@ -93,7 +94,7 @@ def _run(
         return solve_process.solve_out_of_process(instance_doc, **kwargs)
 
     job = jobs.enqueue(session, round_id, actor=COORDINATOR)
-    state = jobs.run_job(make_session, job.id, solve=recording, heartbeat_s=None)
+    state = worker.run_job(make_session, job.id, solve=recording, heartbeat_s=None)
     session.expire_all()
     return job, asked, state
 
@@ -145,7 +146,7 @@ def test_a_result_of_another_method_is_refused(db_session: Session, make_session
     def wrong(instance_doc: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return solve_process.solve_out_of_process(instance_doc, method="optimal")
 
-    assert jobs.run_job(make_session, job.id, solve=wrong, heartbeat_s=None) is JobState.FAILED
+    assert worker.run_job(make_session, job.id, solve=wrong, heartbeat_s=None) is JobState.FAILED
     db_session.expire_all()
     assert allocation_round.status is RoundStatus.FAILED
     assert "allocated by da-reserves" in (allocation_round.error or "")
@@ -168,7 +169,7 @@ def test_a_failed_comparison_leaves_the_proposal_standing(
 
         return solve_process.solve_out_of_process(instance_doc, **{**kwargs, "on_compared": on_compared})
 
-    assert jobs.run_job(make_session, job.id, solve=no_fcfs, heartbeat_s=None) is JobState.SUCCEEDED
+    assert worker.run_job(make_session, job.id, solve=no_fcfs, heartbeat_s=None) is JobState.SUCCEEDED
     db_session.expire_all()
     comparison = allocation_round.outcome["comparison"]  # type: ignore[index]
     assert comparison["fcfs"] == {"method": "fcfs", "error": "the solver did not finish within 90 s and was stopped"}

@@ -17,6 +17,7 @@ from placement.enums import AssignmentStatus, JobState, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, ValidationError
 from placement.rounds import assignments, jobs, review
 from placement.rounds.solve_process import SolveFailed
+from placement.runtime import worker
 from tests import factories as f
 
 CONFIRMED = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
@@ -30,7 +31,7 @@ def make_session(db_session: Session) -> sessionmaker[Session]:
 
 def _solve(session: Session, make_session: sessionmaker[Session], round_id: int) -> m.SolveJob:
     job = jobs.enqueue(session, round_id, actor=COORDINATOR)
-    state = jobs.run_job(make_session, job.id, heartbeat_s=None)
+    state = worker.run_job(make_session, job.id, heartbeat_s=None)
     session.expire_all()
     assert state is JobState.SUCCEEDED, session.get(m.SolveJob, job.id).error  # type: ignore[union-attr]
     return job
@@ -76,7 +77,7 @@ def test_a_failing_solver_fails_job_and_round_and_writes_nothing(
     def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise SolveFailed("the solver process ended unexpectedly (exit code -9)")
 
-    assert jobs.run_job(make_session, job.id, solve=broken, heartbeat_s=None) is JobState.FAILED
+    assert worker.run_job(make_session, job.id, solve=broken, heartbeat_s=None) is JobState.FAILED
     db_session.expire_all()
     assert allocation_round.status is RoundStatus.FAILED
     assert "exit code -9" in (allocation_round.error or "")

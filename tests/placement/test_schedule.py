@@ -17,7 +17,7 @@ from placement.enums import AssignmentStatus, JobRunState, JobState, Role, Round
 from placement.mail import outbox as mail
 from placement.rounds import assignments, jobs
 from placement.rounds.setup import create_round
-from placement.runtime import schedule
+from placement.runtime import schedule, worker
 from placement.runtime.scheduler import job_specs
 from tests import factories as f
 
@@ -65,7 +65,7 @@ def window(session: Session, opens: dt.datetime, closes: dt.datetime) -> m.Prefe
 
 
 def solve(session: Session, make_session: sessionmaker[Session], job_id: int) -> None:
-    assert jobs.run_job(make_session, job_id, heartbeat_s=None) is JobState.SUCCEEDED
+    assert worker.run_job(make_session, job_id, heartbeat_s=None) is JobState.SUCCEEDED
     session.expire_all()
 
 

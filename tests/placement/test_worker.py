@@ -17,6 +17,7 @@ from placement import models as m
 from placement.db import make_engine
 from placement.enums import JobState, RoundStatus
 from placement.rounds import jobs
+from placement.runtime import worker
 from tests import factories as f
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def live_engine(live_database_url: str) -> Iterator[Engine]:
 def _start(make_session: sessionmaker[Session], url: str, round_id: int) -> tuple[int, subprocess.Popen[bytes]]:
     with make_session() as session, session.begin():
         job_id = jobs.enqueue(session, round_id, actor=COORDINATOR).id
-    return job_id, jobs.launch(job_id, url)
+    return job_id, worker.launch(job_id, url)
 
 
 def _wait_until_solving(make_session: sessionmaker[Session], job_id: int, timeout_s: float = 60) -> m.SolveJob:

@@ -20,7 +20,7 @@ import solver
 from placement import models as m
 from placement.enums import AssignmentStatus, EmployerStatus, Role, RoundStatus
 from placement.organisation import accounts
-from placement.rounds import jobs
+from placement.runtime import worker
 from tests import factories as f
 from tests.conftest import csrf_token
 
@@ -33,7 +33,7 @@ def inline_solver(app: Flask, db_session: Session) -> None:
     make_session = sessionmaker(
         bind=db_session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    app.config["SOLVE_LAUNCHER"] = lambda job_id: jobs.run_job(make_session, job_id, heartbeat_s=None)
+    app.config["SOLVE_LAUNCHER"] = lambda job_id: worker.run_job(make_session, job_id, heartbeat_s=None)
 
 
 def _login(client: FlaskClient, session: Session, role: Role = Role.COORDINATOR, **kw: object) -> m.User:

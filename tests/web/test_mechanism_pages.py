@@ -19,6 +19,7 @@ from placement.enums import Role, RoundStatus, Sector
 from placement.organisation import accounts
 from placement.rounds import jobs, review
 from placement.rounds import setup as rounds
+from placement.runtime import worker
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.placement.test_mechanisms import stored_summary
@@ -168,7 +169,7 @@ def solved_round(app: Flask, db_session: Session) -> m.AllocationRound:
     allocation_round, _, _ = f.small_round(db_session)
     rounds.update_policy(db_session, allocation_round, {"mechanism": "da-reserves"}, actor=audit.CLI)
     job = jobs.enqueue(db_session, allocation_round.id, actor=audit.CLI)
-    assert jobs.run_job(make_session, job.id, heartbeat_s=None).value == "succeeded"
+    assert worker.run_job(make_session, job.id, heartbeat_s=None).value == "succeeded"
     db_session.expire_all()
     assert allocation_round.outcome is not None
     # Figures no solve of four pupils could give: if the page shows them, they came from what is stored.

@@ -24,7 +24,7 @@ from placement.reports import exports, planning
 from placement.reports import overview as region
 from placement.rounds import assignments, jobs, review, solving
 from placement.rounds import setup as rounds
-from placement.runtime import scheduler
+from placement.runtime import scheduler, worker
 from web.coordinator import bp
 from web.coordinator.forms import (
     ActionForm,
@@ -304,7 +304,7 @@ def run_round(round_id: int) -> ResponseReturnValue:
     else:
         log = Path(current_app.instance_path) / "worker.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        jobs.launch(job.id, current_app.config["DATABASE_URL"], log_path=log)
+        worker.launch(job.id, current_app.config["DATABASE_URL"], log_path=log)
     flash(_("Fördelningen körs i bakgrunden. Sidan uppdateras av sig själv."), "info")
     return redirect(url_for(".round_page", round_id=round_id))
 
