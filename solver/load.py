@@ -9,6 +9,9 @@ each, naming the record and the field, for example::
 Fields that the format does not know are ignored with one warning per
 collection and field name, so that a newer exporter does not break an older
 solver.
+
+This module is longer than most (about 600 lines) because it validates every field of
+the format in one pass, naming each bad record and field; the checks are many and small.
 """
 
 from __future__ import annotations

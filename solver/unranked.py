@@ -26,6 +26,9 @@ the dense one.  In the objective, the distance of an unranked placement is
 measured to the offer for boundary slots and to the centre of its cell for
 cells wholly inside the radius (cells are at most a quarter of the radius
 wide and usually much smaller).
+
+This module is a little over 500 lines because the aggregation and its exact
+expansion back to pupils belong together: one cannot be checked without the other.
 """
 
 from __future__ import annotations

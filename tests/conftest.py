@@ -14,6 +14,7 @@ absence fails the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,3 +185,31 @@ def live_database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
     yield url
     if db_kind == "postgresql":
         _drop_postgres(url)
+
+
+@contextlib.contextmanager
+def in_language(locale: str) -> Iterator[None]:
+    """Render lazy strings as the web app does for a user of ``locale``, outside a request (its catalogues)."""
+    from flask import Flask
+    from flask_babel import Babel, force_locale
+
+    app = Flask("web", root_path=str(Path(__file__).resolve().parent.parent / "web"))
+    Babel(app)
+    with app.app_context(), force_locale(locale):
+        yield
+
+
+def placement_headers(locale: str) -> list[str]:
+    """The placement lists' column headers as the web layer gives them to a user of ``locale``."""
+    from placement.reports import exports
+    from web import labels
+
+    with in_language(locale):
+        return labels.headers(exports.COLUMNS, labels.PLACEMENT_COLUMNS)
+
+
+def placements_sheet(locale: str) -> str:
+    from web import labels
+
+    with in_language(locale):
+        return str(labels.PLACEMENTS_SHEET)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from markupsafe import Markup
 
+from placement.cohorts.for_school import PupilStatus
 from placement.enums import AssignmentStatus, Gender, JobRunState, JobState, MailState, RoundStatus, Sector
 
 LOCAL = ZoneInfo("Europe/Stockholm")
@@ -262,8 +264,61 @@ def group_label(value: str) -> str:
         return str(GENDERS.get(value, value))  # type: ignore[call-overload]
 
 
+#: A pupil's status as the school follows it (placement.cohorts.for_school.PupilStatus).
+PUPIL_STATUSES = {
+    PupilStatus.NO_CHOICES: _l("inga val ännu"),
+    PupilStatus.CHOICES: _l("har rangordnat val"),
+    PupilStatus.PLACED: _l("placerad, inväntar svar"),
+    PupilStatus.CONFIRMED: _l("bekräftad"),
+    PupilStatus.DECLINED: _l("avböjd av arbetsgivaren"),
+    PupilStatus.SELF_ARRANGED: _l("egen praoplats"),
+}
+
+#: Headers of the placement lists' columns (placement.reports.exports.COLUMNS).
+PLACEMENT_COLUMNS = {
+    "school": _l("Skola"),
+    "class_name": _l("Klass"),
+    "last_name": _l("Efternamn"),
+    "first_name": _l("Förnamn"),
+    "pupil_code": _l("Elevkod"),
+    "period": _l("Period"),
+    "start": _l("Från"),
+    "end": _l("Till"),
+    "employer": _l("Arbetsgivare"),
+    "offer_code": _lp("column", "Erbjudande"),
+    "offer_title": _l("Titel"),
+    "workplace": _l("Arbetsplats"),
+    "address": _l("Adress"),
+    "supervisor": _l("Handledare"),
+    "supervisor_phone": _l("Handledarens telefon"),
+    "supervisor_email": _l("Handledarens e-post"),
+    "rank": _l("Val nr"),
+    "status": _l("Status"),
+}
+#: Headers of the school's status export's columns (placement.reports.for_school.STATUS_COLUMNS).
+STATUS_COLUMNS = {
+    **{key: PLACEMENT_COLUMNS[key] for key in ("school", "class_name", "last_name", "first_name", "pupil_code")},
+    "status": PLACEMENT_COLUMNS["status"],
+    "choices": _l("Antal val"),
+    **{key: PLACEMENT_COLUMNS[key] for key in ("employer", "offer_code", "offer_title", "period", "start", "end")},
+}
+#: The sheets' names in the XLSX exports.
+PLACEMENTS_SHEET = _l("Placeringar")
+PUPILS_SHEET = _l("Elever")
+
+
+def headers(columns: Sequence[str], labels: Mapping[str, Any]) -> list[str]:
+    """The headers of ``columns`` in the user's language."""
+    return [str(labels[column]) for column in columns]
+
+
+def pupil_statuses() -> dict[PupilStatus, str]:
+    return {status: str(label) for status, label in PUPIL_STATUSES.items()}
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(sector_label, "sector_label")
+    app.add_template_filter(lambda s: Markup.escape(str(PUPIL_STATUSES[PupilStatus(s)])), "pupil_status")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(percent, "percent")
     app.add_template_filter(group_label, "group_label")

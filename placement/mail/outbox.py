@@ -20,6 +20,9 @@ message carries the same one.  An SMTP server that accepted a message but
 dropped the connection before answering may see it again on the retry; that
 is the one duplicate SMTP itself cannot rule out, and the common Message-ID
 lets the receiving side recognise it.
+
+This module is longer than most (about 630 lines) because rendering, queueing, sending
+with its retries and the calendar attachment are the one path every mail takes.
 """
 
 from __future__ import annotations

@@ -43,9 +43,7 @@ from placement.rounds import setup as rounds
 
 #: A text starting with one of these is a formula to Excel, LibreOffice or Google Sheets (OWASP).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-LANGUAGES = ("sv", "en")
 FORMATS = ("csv", "xlsx")
-SHEET_TITLES = {"sv": "Placeringar", "en": "Placements"}
 DATE_FORMAT = "yyyy-mm-dd"
 
 
@@ -74,49 +72,12 @@ class PlacementRow:
 
     def cells(self) -> list[object]:
         """The values in column order; an unranked placement has ``None`` as rank."""
-        return [getattr(self, column.field) for column in COLUMNS]
+        return [getattr(self, column) for column in COLUMNS]
 
 
-@dataclasses.dataclass(frozen=True)
-class Column:
-    """A column of the list: the PlacementRow field it shows and its header in each language."""
-
-    field: str
-    sv: str
-    en: str
-
-
-COLUMNS: tuple[Column, ...] = (
-    Column("school", "Skola", "School"),
-    Column("class_name", "Klass", "Class"),
-    Column("last_name", "Efternamn", "Last name"),
-    Column("first_name", "Förnamn", "First name"),
-    Column("pupil_code", "Elevkod", "Pupil code"),
-    Column("period", "Period", "Period"),
-    Column("start", "Från", "From"),
-    Column("end", "Till", "To"),
-    Column("employer", "Arbetsgivare", "Employer"),
-    Column("offer_code", "Erbjudande", "Offer code"),
-    Column("offer_title", "Titel", "Title"),
-    Column("workplace", "Arbetsplats", "Workplace"),
-    Column("address", "Adress", "Address"),
-    Column("supervisor", "Handledare", "Supervisor"),
-    Column("supervisor_phone", "Handledarens telefon", "Supervisor's phone"),
-    Column("supervisor_email", "Handledarens e-post", "Supervisor's e-mail"),
-    Column("rank", "Val nr", "Choice no."),
-    Column("status", "Status", "Status"),
-)
-
-
-def language(lang: str) -> str:
-    """``sv`` or ``en`` from a locale such as ``en_GB``; Swedish for anything else."""
-    code = lang.replace("-", "_").split("_", 1)[0].lower()
-    return code if code in LANGUAGES else "sv"
-
-
-def headers(lang: str) -> list[str]:
-    """The column headers in ``lang`` (``sv`` or ``en``)."""
-    return [column.en if language(lang) == "en" else column.sv for column in COLUMNS]
+#: The columns of the list: PlacementRow fields, in order.  Their headers are the web layer's
+#: (``web.labels.PLACEMENT_COLUMNS``), in the user's language from the catalogues.
+COLUMNS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(PlacementRow))
 
 
 def neutralise(value: object) -> object:
@@ -235,9 +196,9 @@ def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def to_csv(rows: Sequence[PlacementRow], lang: str) -> bytes:
-    """The placement list as CSV (:func:`table_csv`)."""
-    return table_csv(headers(lang), (row.cells() for row in rows))
+def to_csv(rows: Sequence[PlacementRow], headers: Sequence[str]) -> bytes:
+    """The placement list as CSV (:func:`table_csv`) under ``headers``, one per column of :data:`COLUMNS`."""
+    return table_csv(_checked(headers), (row.cells() for row in rows))
 
 
 #: Control characters an XLSX file cannot hold (openpyxl refuses them).
@@ -252,9 +213,15 @@ def _xlsx_cell(value: object) -> object:
     return value
 
 
-def to_xlsx(rows: Sequence[PlacementRow], lang: str) -> bytes:
-    """The placement list as XLSX (:func:`table_xlsx`)."""
-    return table_xlsx(SHEET_TITLES[language(lang)], headers(lang), (row.cells() for row in rows))
+def to_xlsx(rows: Sequence[PlacementRow], headers: Sequence[str], *, title: str) -> bytes:
+    """The placement list as XLSX (:func:`table_xlsx`): one sheet named ``title``, ``headers`` as in :func:`to_csv`."""
+    return table_xlsx(title, _checked(headers), (row.cells() for row in rows))
+
+
+def _checked(headers: Sequence[str]) -> Sequence[str]:
+    if len(headers) != len(COLUMNS):
+        raise ValueError(f"{len(headers)} headers for {len(COLUMNS)} columns")
+    return headers
 
 
 def table_xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -23,44 +23,6 @@ from placement.rounds.bridge import student_id
 logger = logging.getLogger(__name__)
 
 
-STATUS_LABELS = {
-    "sv": {
-        PupilStatus.NO_CHOICES: "inga val ännu",
-        PupilStatus.CHOICES: "har rangordnat val",
-        PupilStatus.PLACED: "placerad, inväntar svar",
-        PupilStatus.CONFIRMED: "bekräftad",
-        PupilStatus.DECLINED: "avböjd av arbetsgivaren",
-        PupilStatus.SELF_ARRANGED: "egen praoplats",
-    },
-    "en": {
-        PupilStatus.NO_CHOICES: "no choices yet",
-        PupilStatus.CHOICES: "choices ranked",
-        PupilStatus.PLACED: "placed, awaiting answer",
-        PupilStatus.CONFIRMED: "confirmed",
-        PupilStatus.DECLINED: "declined by the employer",
-        PupilStatus.SELF_ARRANGED: "self-arranged placement",
-    },
-}
-
-
-#: (field, Swedish header, English header)
-STATUS_COLUMNS = (
-    ("school", "Skola", "School"),
-    ("class_name", "Klass", "Class"),
-    ("last_name", "Efternamn", "Last name"),
-    ("first_name", "Förnamn", "First name"),
-    ("pupil_code", "Elevkod", "Pupil code"),
-    ("status", "Status", "Status"),
-    ("choices", "Antal val", "Choices"),
-    ("employer", "Arbetsgivare", "Employer"),
-    ("offer_code", "Erbjudande", "Offer code"),
-    ("offer_title", "Titel", "Title"),
-    ("period", "Period", "Period"),
-    ("start", "Från", "From"),
-    ("end", "Till", "To"),
-)
-
-
 @dataclasses.dataclass(frozen=True)
 class StatusRow:
     school: str
@@ -68,7 +30,7 @@ class StatusRow:
     last_name: str
     first_name: str
     pupil_code: str
-    status: str
+    status: PupilStatus
     choices: int
     employer: str
     offer_code: str
@@ -77,14 +39,19 @@ class StatusRow:
     start: dt.date | None
     end: dt.date | None
 
-    def cells(self) -> list[object]:
-        return [getattr(self, field) for field, _sv, _en in STATUS_COLUMNS]
+    def cells(self, labels: Mapping[PupilStatus, str]) -> list[object]:
+        """The values in column order, the status as ``labels`` words it."""
+        return [labels[self.status] if field == "status" else getattr(self, field) for field in STATUS_COLUMNS]
 
 
-def status_rows(session: Session, user: User, lang: str, *, school_id: int | None = None) -> list[StatusRow]:
+#: The columns of the export: StatusRow fields, in order.  Their headers and the statuses' words are
+#: the web layer's (``web.labels``), in the user's language from the catalogues.
+STATUS_COLUMNS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(StatusRow))
+
+
+def status_rows(session: Session, user: User, *, school_id: int | None = None) -> list[StatusRow]:
     """Every pupil of the user's schools (or of one of them) with status and placement, by school, class and name."""
     ids = [school_for(session, user, school_id).id] if school_id is not None else school_ids(session, user)
-    labels = STATUS_LABELS[exports.language(lang)]
     rows = []
     for line in pupil_lines(session, pupils_of(session, school_ids=ids)):
         pupil, offer = line.pupil, line.offer
@@ -97,7 +64,7 @@ def status_rows(session: Session, user: User, lang: str, *, school_id: int | Non
                 last_name=pupil.last_name,
                 first_name=pupil.first_name,
                 pupil_code=student_id(pupil.id),
-                status=labels[line.status],
+                status=line.status,
                 choices=line.choices,
                 employer=offer.employer.name if offer is not None else "",
                 offer_code=offer.code if offer is not None else "",
@@ -110,20 +77,22 @@ def status_rows(session: Session, user: User, lang: str, *, school_id: int | Non
     return rows
 
 
-def status_headers(lang: str) -> list[str]:
-    english = exports.language(lang) == "en"
-    return [en if english else sv for _field, sv, en in STATUS_COLUMNS]
-
-
-def status_csv(rows: Sequence[StatusRow], lang: str) -> bytes:
+def status_csv(rows: Sequence[StatusRow], headers: Sequence[str], labels: Mapping[PupilStatus, str]) -> bytes:
     """The pupils' status as CSV, written as every export is (:func:`exports.table_csv`)."""
-    return exports.table_csv(status_headers(lang), (row.cells() for row in rows))
+    return exports.table_csv(_checked(headers), (row.cells(labels) for row in rows))
 
 
-def status_xlsx(rows: Sequence[StatusRow], lang: str) -> bytes:
+def status_xlsx(
+    rows: Sequence[StatusRow], headers: Sequence[str], labels: Mapping[PupilStatus, str], *, title: str
+) -> bytes:
     """The pupils' status as XLSX, written as every export is (:func:`exports.table_xlsx`)."""
-    title = "Elever" if exports.language(lang) == "sv" else "Pupils"
-    return exports.table_xlsx(title, status_headers(lang), (row.cells() for row in rows))
+    return exports.table_xlsx(title, _checked(headers), (row.cells(labels) for row in rows))
+
+
+def _checked(headers: Sequence[str]) -> Sequence[str]:
+    if len(headers) != len(STATUS_COLUMNS):
+        raise ValueError(f"{len(headers)} headers for {len(STATUS_COLUMNS)} columns")
+    return headers
 
 
 def export_filename(fmt: str, school: School | None) -> str:

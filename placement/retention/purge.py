@@ -24,6 +24,9 @@ the eligible rows, writes a record of the purge and is idempotent.
 :func:`plan` computes what a purge would remove (``praktik purge --dry-run``
 and the coordinator's page); :func:`purge` carries that plan out in the
 caller's transaction.
+
+This module is longer than most (about 600 lines) because the purge, its statistics
+kept past retention and its report are one rule of law (gallring) that should be read whole.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What happens to a round's placements after the solver: adjust, publish, answer, change.
+"""What happens to a round's placements after the solver: adjust and publish.
 
 * Before publication the coordinator moves pupils (:func:`move`), locks
   placements so that a re-solve keeps them (:func:`lock`, :func:`unlock`) and
@@ -7,12 +7,8 @@
   reason when it fails.
 * :func:`publish` makes the proposal visible and sets the employers' deadline;
   the employers' contacts and the schools' staff are told by e-mail.
-* Employers answer with :func:`confirm` or :func:`decline`; a confirmation is
-  mailed, with a calendar file, to the staff of the pupil's school.
-* Changes after publication come from an incremental solve
-  (:mod:`placement.rounds.jobs`) as ``proposed`` rows beside the placements
-  in force; :func:`accept_changes` applies them all at once,
-  :func:`discard_changes` drops them.
+* Employers then answer (:mod:`placement.rounds.answers`), and changes after
+  publication come as pending changes (:mod:`placement.rounds.changes`).
 
 Each function is one unit of work in the caller's transaction; state changes
 are conditional so that a second click or a concurrent request is refused or
@@ -21,13 +17,12 @@ does nothing, never applied twice.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from placement import audit
@@ -37,7 +32,7 @@ from placement.employers.offers import places_in
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, HOLDS_PLACE, AssignmentStatus, MailKind, Role, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, NotFound, ValidationError
 from placement.mail import outbox as mail
-from placement.mail.recipients import reachable, school_staff
+from placement.mail.recipients import reachable
 from placement.models import (
     AllocationRound,
     Assignment,
@@ -436,299 +431,3 @@ def _mail_published(session: Session, allocation_round: AllocationRound, base_ur
             dedup_key=f"round:{allocation_round.id}:published:user:{user.id}",
             user_id=user.id,
         )
-
-
-def _answerable(session: Session, assignment: Assignment, what: str) -> None:
-    allocation_round = assignment.round
-    if allocation_round.status is not RoundStatus.PUBLISHED:
-        raise Conflict(f"placement {assignment.id}: round {allocation_round.id} is {allocation_round.status.value}")
-    deadline = allocation_round.confirm_deadline
-    if deadline is not None and utcnow() > deadline:
-        raise Conflict(f"placement {assignment.id}: the deadline to {what} passed on {deadline:%Y-%m-%d %H:%M} UTC")
-
-
-def confirm(session: Session, assignment: Assignment, *, actor: audit.Actor, base_url: str = "") -> Assignment:
-    """The employer confirms a published placement (a second confirmation changes nothing).
-
-    The staff of the pupil's school get a ``placement_confirmed`` mail with a
-    calendar file (queued in this transaction).
-    """
-    if assignment.status is AssignmentStatus.CONFIRMED:
-        return assignment
-    _answerable(session, assignment, "confirm")
-    confirmed = _answer(session, assignment, AssignmentStatus.CONFIRMED, None, actor)
-    mail_confirmed(session, confirmed, base_url)
-    return confirmed
-
-
-def mail_confirmed(session: Session, assignment: Assignment, base_url: str) -> None:
-    """Tell the staff of the pupil's school, and only them, that the placement is confirmed."""
-    pupil, offer, period = assignment.pupil, assignment.offer, assignment.period
-    for user in school_staff(session, [pupil.school_id]).get(pupil.school_id, []):
-        assert user.email is not None
-        calendar = mail.placement_calendar(
-            uid=f"prao-assignment-{assignment.id}@praktik",
-            title=offer.title,
-            employer=offer.employer.name,
-            address=offer.workplace.address,
-            start=period.start_date,
-            end=period.end_date,
-            supervisor=offer.supervisor_name or "",
-            supervisor_phone=offer.supervisor_phone or "",
-            supervisor_email=offer.supervisor_email or "",
-            pupil=pupil.full_name,
-            locale=user.locale,
-        )
-        mail.enqueue(
-            session,
-            kind=MailKind.PLACEMENT_CONFIRMED,
-            recipient=user.email,
-            locale=user.locale,
-            context={
-                "name": user.display_name,
-                "pupil": pupil.full_name,
-                "school": pupil.school.name,
-                "class_name": pupil.school_class.name,
-                "employer": offer.employer.name,
-                "title": offer.title,
-                "address": offer.workplace.address,
-                "start": period.start_date.isoformat(),
-                "end": period.end_date.isoformat(),
-                "supervisor": offer.supervisor_name or "",
-                "url": base_url.rstrip("/") + SCHOOL_PATH,
-            },
-            dedup_key=f"assignment:{assignment.id}:confirmed:user:{user.id}",
-            user_id=user.id,
-            attachment=calendar,
-        )
-
-
-def decline(session: Session, assignment: Assignment, reason: str, *, actor: audit.Actor) -> Assignment:
-    """The employer declines a published placement, with a reason; the pupil is placed again by an incremental round."""
-    clean = (reason or "").strip()
-    if not clean:
-        raise ValidationError(f"placement {assignment.id}: field reason is required to decline")
-    if assignment.status is AssignmentStatus.DECLINED:
-        return assignment
-    _answerable(session, assignment, "decline")
-    return _answer(session, assignment, AssignmentStatus.DECLINED, clean[:1000], actor)
-
-
-def _answer(
-    session: Session, assignment: Assignment, status: AssignmentStatus, reason: str | None, actor: audit.Actor
-) -> Assignment:
-    now = utcnow()
-    moved = session.execute(
-        update(Assignment)
-        .where(Assignment.id == assignment.id, Assignment.status == AssignmentStatus.PUBLISHED)
-        .values(status=status, decline_reason=reason, answered_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    session.refresh(assignment)
-    if moved != 1:
-        raise Conflict(
-            f"placement {assignment.id} is {assignment.status.value}; only a published placement can be answered"
-        )
-    audit.record(
-        session,
-        actor,
-        f"assignment.{status.value}",
-        "assignment",
-        assignment.id,
-        before={"status": AssignmentStatus.PUBLISHED.value},
-        after={"status": status.value} | ({"reason": reason} if reason else {}),
-    )
-    return assignment
-
-
-def pending_changes(session: Session, round_id: int) -> list[dict[str, Any]]:
-    """The changes an incremental solve proposes for a published round, one entry per pupil.
-
-    Each entry: ``pupil`` (id), ``student``, ``from`` and ``to`` (offer codes or
-    None), ``reason``, ``to_rank``.
-    """
-    allocation_round = rounds.get_round(session, round_id)
-    changes = (allocation_round.outcome or {}).get("changes") or {}
-    if allocation_round.status is not RoundStatus.PUBLISHED or "moves" not in changes:
-        return []
-    proposed = {
-        a.pupil_id: a
-        for a in session.scalars(
-            select(Assignment).where(Assignment.round_id == round_id, Assignment.status == AssignmentStatus.PROPOSED)
-        )
-    }
-    entries = []
-    for move_ in changes["moves"]:
-        pupil_id = bridge.pupil_id_of(move_["student"])
-        row = proposed.get(pupil_id)
-        if move_["to"] is not None and row is None:
-            continue  # already applied or discarded
-        entries.append(
-            {
-                "pupil": pupil_id,
-                "student": move_["student"],
-                "from": move_["from"],
-                "to": move_["to"],
-                "to_rank": row.rank if row is not None else None,
-                "reason": move_["reason"],
-            }
-        )
-    return entries
-
-
-def accept_changes(session: Session, round_id: int, *, actor: audit.Actor) -> int:
-    """Apply every pending change of a published round at once; returns how many pupils changed.
-
-    Refused when the round changed since the changes were computed (another
-    decline, a new offer): the coordinator then runs the incremental round again.
-    Confirmed and locked placements are never touched.
-    """
-    allocation_round = rounds.get_round(session, round_id)
-    if allocation_round.status is not RoundStatus.PUBLISHED:
-        raise Conflict(f"round {round_id} is {allocation_round.status.value}, not published")
-    entries = pending_changes(session, round_id)
-    if not entries:
-        raise Conflict(f"round {round_id} has no pending changes")
-    build = bridge.build_instance(session, allocation_round, incremental=True)
-    if build.input_hash != allocation_round.input_hash:
-        raise Conflict(f"round {round_id} changed since the changes were computed; run the incremental round again")
-    now = utcnow()
-    changed = 0
-    for entry in entries:
-        pupil_id = entry["pupil"]
-        old = session.scalars(
-            select(Assignment).where(
-                Assignment.round_id == round_id,
-                Assignment.pupil_id == pupil_id,
-                Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES),
-            )
-        ).first()
-        if old is not None:
-            if old.status is not AssignmentStatus.PUBLISHED:
-                raise Conflict(f"pupil {entry['student']}: the placement is {old.status.value} and is kept")
-            old.status = AssignmentStatus.WITHDRAWN
-            old.updated_at = now
-            session.flush()
-        if entry["to"] is not None:
-            session.execute(
-                update(Assignment)
-                .where(
-                    Assignment.round_id == round_id,
-                    Assignment.pupil_id == pupil_id,
-                    Assignment.status == AssignmentStatus.PROPOSED,
-                )
-                .values(status=AssignmentStatus.PUBLISHED, updated_at=now)
-            )
-        changed += 1
-        audit.record(
-            session,
-            actor,
-            "assignment.change",
-            "allocation_round",
-            round_id,
-            before={"pupil": entry["student"], "offer": entry["from"]},
-            after={"pupil": entry["student"], "offer": entry["to"], "reason": entry["reason"]},
-        )
-    check_places(session, round_id)
-    outcome = dict(allocation_round.outcome or {})
-    outcome["changes"] = dict(outcome.get("changes") or {}) | {"accepted_at": now.isoformat(), "moves": []}
-    allocation_round.outcome = outcome
-    session.flush()
-    logger.info("Round %s: %s accepted %s changes", round_id, actor.label, changed)
-    return changed
-
-
-def discard_changes(session: Session, round_id: int, *, actor: audit.Actor) -> int:
-    allocation_round = rounds.get_round(session, round_id)
-    if allocation_round.status is not RoundStatus.PUBLISHED:
-        raise Conflict(f"round {round_id} is {allocation_round.status.value}, not published")
-    removed = session.execute(
-        delete(Assignment).where(Assignment.round_id == round_id, Assignment.status == AssignmentStatus.PROPOSED)
-    ).rowcount  # type: ignore[attr-defined]
-    outcome = dict(allocation_round.outcome or {})
-    outcome["changes"] = dict(outcome.get("changes") or {}) | {"moves": []}
-    allocation_round.outcome = outcome
-    audit.record(session, actor, "round.changes.discard", "allocation_round", round_id, after={"removed": removed})
-    session.flush()
-    return int(removed)
-
-
-def close(session: Session, round_id: int, *, actor: audit.Actor) -> AllocationRound:
-    """Close a published round: the season is over, nothing changes any more."""
-    allocation_round = rounds.get_round(session, round_id)
-    if allocation_round.status is RoundStatus.CLOSED:
-        return allocation_round
-    if allocation_round.status is not RoundStatus.PUBLISHED:
-        raise Conflict(f"round {round_id} is {allocation_round.status.value}; only a published round can be closed")
-    allocation_round.status = RoundStatus.CLOSED
-    audit.record(session, actor, "round.close", "allocation_round", round_id, after={"status": "closed"})
-    session.flush()
-    return allocation_round
-
-
-@dataclasses.dataclass(frozen=True)
-class EmployerLine:
-    """What an employer sees of a pupil placed with it: name, school, class, dates, nothing more."""
-
-    assignment_id: int
-    pupil_name: str
-    school: str
-    class_name: str
-    offer_title: str
-    start: dt.date
-    end: dt.date
-    status: str
-    deadline: dt.datetime | None
-    deadline_passed: bool
-    decline_reason: str | None
-
-
-_EMPLOYER_VISIBLE = (
-    AssignmentStatus.PUBLISHED,
-    AssignmentStatus.CONFIRMED,
-    AssignmentStatus.LOCKED,
-    AssignmentStatus.DECLINED,
-)
-
-
-def _employer_query(user_id: int) -> Select[Any]:
-    return (
-        select(Assignment)
-        .join(Offer, Assignment.offer_id == Offer.id)
-        .join(EmployerMembership, EmployerMembership.employer_id == Offer.employer_id)
-        .join(AllocationRound, Assignment.round_id == AllocationRound.id)
-        .where(
-            EmployerMembership.user_id == user_id,
-            Assignment.status.in_(_EMPLOYER_VISIBLE),
-            AllocationRound.status.in_((RoundStatus.PUBLISHED, RoundStatus.CLOSED)),
-        )
-    )
-
-
-def for_employer_user(session: Session, user_id: int, assignment_id: int) -> Assignment | None:
-    """The placement if it is at an employer the user belongs to and has been published; else None."""
-    return session.scalars(_employer_query(user_id).where(Assignment.id == assignment_id)).first()
-
-
-def employer_placements(session: Session, user_id: int) -> list[EmployerLine]:
-    """The published placements at the user's employers: only pupils assigned to them."""
-    now = utcnow()
-    lines = []
-    for a in session.scalars(_employer_query(user_id).order_by(Assignment.period_id, Assignment.id)):
-        deadline = a.round.confirm_deadline
-        lines.append(
-            EmployerLine(
-                assignment_id=a.id,
-                pupil_name=f"{a.pupil.first_name} {a.pupil.last_name}",
-                school=a.pupil.school.name,
-                class_name=a.pupil.school_class.name,
-                offer_title=a.offer.title,
-                start=a.period.start_date,
-                end=a.period.end_date,
-                status=a.status.value,
-                deadline=deadline,
-                deadline_passed=deadline is not None and now > deadline,
-                decline_reason=a.decline_reason,
-            )
-        )
-    return lines

@@ -2,32 +2,42 @@
 
 A placement at another employer is :class:`NotFound`, so that ids cannot be
 probed.  An employer sees only the pupils placed with it, and of them only
-name, school, class and dates (:func:`assignments.employer_placements`)."""
+name, school, class and dates (:func:`employer_placements`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from placement import audit
 from placement.db import utcnow, violated_constraint
-from placement.enums import AssignmentStatus
+from placement.enums import AssignmentStatus, RoundStatus
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.models import (
+    AllocationRound,
     Assignment,
     EmployerMembership,
     Offer,
     PlacementFeedback,
     User,
 )
-from placement.rounds import assignments
 
 logger = logging.getLogger(__name__)
+
+#: The placements an employer sees: published and answered ones, declined ones as history.
+_EMPLOYER_VISIBLE = (
+    AssignmentStatus.PUBLISHED,
+    AssignmentStatus.CONFIRMED,
+    AssignmentStatus.LOCKED,
+    AssignmentStatus.DECLINED,
+)
 
 
 #: Feedback: the ``rating_range`` constraint of placement_feedback, and the comment's length.
@@ -46,7 +56,7 @@ LOCAL = ZoneInfo("Europe/Stockholm")
 
 def own_assignment(session: Session, user: User, assignment_id: int) -> Assignment:
     """A published placement at one of the user's employers, or NotFound."""
-    assignment = assignments.for_employer_user(session, user.id, assignment_id)
+    assignment = for_employer_user(session, user.id, assignment_id)
     if assignment is None:
         raise NotFound(f"placement {assignment_id} does not exist")
     return assignment
@@ -69,7 +79,7 @@ def feedback_state(session: Session, user: User, *, today: dt.date | None = None
         )
     )
     state = {}
-    for line in assignments.employer_placements(session, user.id):
+    for line in employer_placements(session, user.id):
         if line.status in {s.value for s in FEEDBACK_STATUSES} and line.end < today:
             state[line.assignment_id] = "given" if line.assignment_id in given else "due"
     return state
@@ -132,3 +142,63 @@ def give_feedback(
     session.flush()
     logger.info("Placement %s: feedback given by user %s", assignment.id, user.id)
     return feedback
+
+
+@dataclasses.dataclass(frozen=True)
+class EmployerLine:
+    """What an employer sees of a pupil placed with it: name, school, class, dates, nothing more."""
+
+    assignment_id: int
+    pupil_name: str
+    school: str
+    class_name: str
+    offer_title: str
+    start: dt.date
+    end: dt.date
+    status: str
+    deadline: dt.datetime | None
+    deadline_passed: bool
+    decline_reason: str | None
+
+
+def _employer_query(user_id: int) -> Select[Any]:
+    return (
+        select(Assignment)
+        .join(Offer, Assignment.offer_id == Offer.id)
+        .join(EmployerMembership, EmployerMembership.employer_id == Offer.employer_id)
+        .join(AllocationRound, Assignment.round_id == AllocationRound.id)
+        .where(
+            EmployerMembership.user_id == user_id,
+            Assignment.status.in_(_EMPLOYER_VISIBLE),
+            AllocationRound.status.in_((RoundStatus.PUBLISHED, RoundStatus.CLOSED)),
+        )
+    )
+
+
+def for_employer_user(session: Session, user_id: int, assignment_id: int) -> Assignment | None:
+    """The placement if it is at an employer the user belongs to and has been published; else None."""
+    return session.scalars(_employer_query(user_id).where(Assignment.id == assignment_id)).first()
+
+
+def employer_placements(session: Session, user_id: int) -> list[EmployerLine]:
+    """The published placements at the user's employers: only pupils assigned to them."""
+    now = utcnow()
+    lines = []
+    for a in session.scalars(_employer_query(user_id).order_by(Assignment.period_id, Assignment.id)):
+        deadline = a.round.confirm_deadline
+        lines.append(
+            EmployerLine(
+                assignment_id=a.id,
+                pupil_name=f"{a.pupil.first_name} {a.pupil.last_name}",
+                school=a.pupil.school.name,
+                class_name=a.pupil.school_class.name,
+                offer_title=a.offer.title,
+                start=a.period.start_date,
+                end=a.period.end_date,
+                status=a.status.value,
+                deadline=deadline,
+                deadline_passed=deadline is not None and now > deadline,
+                decline_reason=a.decline_reason,
+            )
+        )
+    return lines

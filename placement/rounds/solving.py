@@ -130,7 +130,7 @@ def begin_changes(
     """Snapshot a published round for an incremental solve: its instance and its previous result.
 
     The round stays published: nothing changes until the coordinator accepts
-    the proposed changes (:func:`placement.rounds.assignments.accept_changes`).
+    the proposed changes (:func:`placement.rounds.changes.accept_changes`).
     """
     allocation_round = rounds.get_round(session, round_id)
     if allocation_round.status is not RoundStatus.PUBLISHED:

@@ -10,6 +10,9 @@ nothing twice.  Windows carry ``opened_at``/``closed_at``, rounds
 The sweeps write in the caller's transaction and return a line saying what
 they did (shown on the coordinator's scheduler page); solving, which takes
 longer, is returned as solve jobs for the caller to run after committing.
+
+This module is longer than most (about 550 lines) because it holds every sweep of the
+season in one place, so that what the dates do can be read top to bottom; each sweep is short.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from placement.models import (
 )
 from placement.organisation import accounts
 from placement.retention import purge as retention
-from placement.rounds import assignments, jobs
+from placement.rounds import answers, jobs
 
 logger = logging.getLogger(__name__)
 
@@ -98,33 +101,6 @@ class Settings:
 
     def url(self, path: str) -> str:
         return self.base_url + path
-
-
-#: Words in mail that come from data rather than templates, per language.
-WORDS: dict[str, dict[str, str]] = {
-    "sv": {
-        "pupils_without_choices": "Elever utan val",
-        "unanswered_placements": "Placeringar som arbetsgivaren inte har svarat på",
-        "declined_this_week": "Avböjda placeringar den senaste veckan",
-        "employers_waiting_for_approval": "Arbetsgivare som väntar på godkännande",
-        "proposed": "förslag klart att granska",
-        "failed": "misslyckades",
-        "solving": "körs fortfarande",
-    },
-    "en": {
-        "pupils_without_choices": "Pupils without choices",
-        "unanswered_placements": "Placements the employer has not answered",
-        "declined_this_week": "Placements declined in the last week",
-        "employers_waiting_for_approval": "Employers waiting for approval",
-        "proposed": "proposal ready for review",
-        "failed": "failed",
-        "solving": "still running",
-    },
-}
-
-
-def word(key: str, locale: str) -> str:
-    return WORDS[mail.normalise_locale(locale)].get(key, key)
 
 
 @dataclasses.dataclass
@@ -266,7 +242,7 @@ def report_auto_run(session: Session, settings: Settings, round_id: int) -> int:
             f"round:{round_id}:auto-run:{allocation_round.auto_run_at:%Y%m%dT%H%M}:user:{user.id}",
             {
                 "round_name": allocation_round.name,
-                "status": word(allocation_round.status.value, user.locale),
+                "status": allocation_round.status.value,
                 "placed": metrics.get("placed"),
                 "pupils": int(metrics.get("students", 0) or 0),
                 "url": settings.url(f"/coordinator/rounds/{round_id}"),
@@ -424,7 +400,7 @@ def apply_deadlines(session: Session, settings: Settings, now: dt.datetime | Non
                 # Confirmed by silence: the schools hear of it as of any confirmation.
                 for assignment in session.scalars(select(Assignment).where(Assignment.id.in_(ids))):
                     session.refresh(assignment)
-                    assignments.mail_confirmed(session, assignment, settings.base_url)
+                    answers.mail_confirmed(session, assignment, settings.base_url)
         audit.record(
             session,
             ACTOR,
@@ -538,7 +514,7 @@ def weekly_digest(session: Session, settings: Settings, now: dt.datetime | None 
             f"digest:{label}:user:{user.id}",
             {
                 "week": label,
-                "items": [{"label": word(key, user.locale), "count": n} for key, n in figures.items()],
+                "items": [{"key": key, "count": n} for key, n in figures.items()],
                 "failed_mail": int(failed_mail or 0),
                 "failed_jobs": int(failed_jobs or 0),
                 "url": settings.url("/coordinator/"),

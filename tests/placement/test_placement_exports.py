@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Sequence
 
 import openpyxl
 import pytest
@@ -17,6 +18,17 @@ from placement.reports import exports
 from placement.rounds import bridge
 from placement.rounds import setup as rounds
 from tests import factories as f
+from tests.conftest import placement_headers, placements_sheet
+
+
+def _csv(rows: Sequence[exports.PlacementRow], locale: str) -> bytes:
+    """The placement list as CSV, with the headers the web layer gives a user of ``locale``."""
+    return exports.to_csv(rows, placement_headers(locale))
+
+
+def _xlsx(rows: Sequence[exports.PlacementRow], locale: str) -> bytes:
+    """The placement list as XLSX, headers and sheet name as the web layer gives them to a user of ``locale``."""
+    return exports.to_xlsx(rows, placement_headers(locale), title=placements_sheet(locale))
 
 
 def _round(session: Session) -> tuple[m.AllocationRound, list[m.Pupil], list[m.Offer]]:
@@ -81,7 +93,7 @@ def test_filters_give_a_school_its_pupils_and_an_employer_its_pupils(db_session:
 
 def test_csv_opens_in_swedish_excel_and_neutralises_formulas(db_session: Session) -> None:
     allocation_round, _, _ = _round(db_session)
-    data = exports.to_csv(exports.placement_rows(db_session, allocation_round.id), "sv")
+    data = _csv(exports.placement_rows(db_session, allocation_round.id), "sv")
     assert data.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert table[0][:4] == ["Skola", "Klass", "Efternamn", "Förnamn"]
@@ -97,7 +109,9 @@ def test_csv_opens_in_swedish_excel_and_neutralises_formulas(db_session: Session
 
 def test_xlsx_has_text_cells_never_formulas_and_real_dates(db_session: Session) -> None:
     allocation_round, _, _ = _round(db_session)
-    data = exports.to_xlsx(exports.placement_rows(db_session, allocation_round.id), "en")
+    data = exports.to_xlsx(
+        exports.placement_rows(db_session, allocation_round.id), placement_headers("en"), title=placements_sheet("en")
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     assert sheet is not None
     assert sheet.title == "Placements"

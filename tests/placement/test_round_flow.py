@@ -15,7 +15,8 @@ from placement.db import utcnow
 from placement.employers import offers as offer_service
 from placement.enums import AssignmentStatus, JobState, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, ValidationError
-from placement.rounds import assignments, jobs, review
+from placement.rounds import answers, assignments, jobs, review
+from placement.rounds import changes as round_changes
 from placement.rounds.solve_process import SolveFailed
 from placement.runtime import worker
 from tests import factories as f
@@ -190,16 +191,16 @@ def test_publish_answer_and_incremental_changes(db_session: Session, make_sessio
     # Three employers' answers: two confirm, one declines.
     confirmed = [rows[pupils[0].id], rows[pupils[1].id]]
     for a in confirmed:
-        assignments.confirm(db_session, a, actor=COORDINATOR)
+        answers.confirm(db_session, a, actor=COORDINATOR)
     declined = rows[pupils[2].id]
     with pytest.raises(ValidationError, match="reason is required"):
-        assignments.decline(db_session, declined, " ", actor=COORDINATOR)
-    assignments.decline(db_session, declined, "Vi har inte handledare den veckan", actor=COORDINATOR)
+        answers.decline(db_session, declined, " ", actor=COORDINATOR)
+    answers.decline(db_session, declined, "Vi har inte handledare den veckan", actor=COORDINATOR)
     db_session.commit()
     before = {a.pupil_id: a.offer_id for a in confirmed}
 
     _solve(db_session, make_session, allocation_round.id)
-    changes = assignments.pending_changes(db_session, allocation_round.id)
+    changes = round_changes.pending_changes(db_session, allocation_round.id)
     moved = {c["pupil"]: c for c in changes}
     assert pupils[2].id in moved
     assert moved[pupils[2].id]["to"] not in (None, declined.offer.code)
@@ -207,11 +208,11 @@ def test_publish_answer_and_incremental_changes(db_session: Session, make_sessio
     assert all(p not in moved for p in before)  # confirmed placements are kept
     assert allocation_round.status is RoundStatus.PUBLISHED  # nothing changes before acceptance
 
-    assert assignments.accept_changes(db_session, allocation_round.id, actor=COORDINATOR) == len(changes)
+    assert round_changes.accept_changes(db_session, allocation_round.id, actor=COORDINATOR) == len(changes)
     live = _rows(db_session, allocation_round.id, AssignmentStatus.PUBLISHED, AssignmentStatus.CONFIRMED)
     assert live[pupils[2].id].offer.code == moved[pupils[2].id]["to"]
     assert {p: live[p].offer_id for p in before} == before
-    assert assignments.pending_changes(db_session, allocation_round.id) == []
+    assert round_changes.pending_changes(db_session, allocation_round.id) == []
     history = db_session.scalar(
         select(func.count(m.Assignment.id)).where(
             m.Assignment.pupil_id == pupils[2].id, m.Assignment.status == AssignmentStatus.DECLINED
@@ -229,7 +230,7 @@ def test_answers_after_the_deadline_are_refused(db_session: Session, make_sessio
     allocation_round.confirm_deadline = utcnow() - dt.timedelta(minutes=1)
     row = _rows(db_session, allocation_round.id)[pupils[0].id]
     with pytest.raises(Conflict, match="deadline to confirm passed"):
-        assignments.confirm(db_session, row, actor=COORDINATOR)
+        answers.confirm(db_session, row, actor=COORDINATOR)
 
 
 def test_changes_computed_on_an_older_state_are_not_accepted(
@@ -239,12 +240,12 @@ def test_changes_computed_on_an_older_state_are_not_accepted(
     _solve(db_session, make_session, allocation_round.id)
     assignments.publish(db_session, allocation_round.id, utcnow() + dt.timedelta(days=7), actor=COORDINATOR)
     rows = _rows(db_session, allocation_round.id)
-    assignments.decline(db_session, rows[pupils[0].id], "Sjukdom", actor=COORDINATOR)
+    answers.decline(db_session, rows[pupils[0].id], "Sjukdom", actor=COORDINATOR)
     db_session.commit()
     _solve(db_session, make_session, allocation_round.id)
-    assignments.decline(db_session, rows[pupils[1].id], "Flytt", actor=COORDINATOR)  # after the solve
+    answers.decline(db_session, rows[pupils[1].id], "Flytt", actor=COORDINATOR)  # after the solve
     with pytest.raises(Conflict, match="changed since the changes were computed"):
-        assignments.accept_changes(db_session, allocation_round.id, actor=COORDINATOR)
+        round_changes.accept_changes(db_session, allocation_round.id, actor=COORDINATOR)
 
 
 def test_a_late_pupil_and_a_withdrawn_offer_are_handled_by_the_incremental_round(
@@ -260,19 +261,19 @@ def test_a_late_pupil_and_a_withdrawn_offer_are_handled_by_the_incremental_round
     rows = _rows(db_session, allocation_round.id)
     gone = rows[pupils[0].id].offer
     kept = next(p for p in pupils if rows[p.id].offer_id != gone.id)
-    assignments.confirm(db_session, rows[kept.id], actor=COORDINATOR)
+    answers.confirm(db_session, rows[kept.id], actor=COORDINATOR)
     offer_service.withdraw_offer(db_session, gone, actor=COORDINATOR, reason="Verksamheten flyttar")
     late = f.pupil(db_session, school_class=pupils[1].school_class, first_name="Sen")
     db_session.add(m.Preference(pupil=late, offer=extra, rank=1))
     db_session.commit()
 
     _solve(db_session, make_session, allocation_round.id)
-    moved = {c["pupil"]: c for c in assignments.pending_changes(db_session, allocation_round.id)}
+    moved = {c["pupil"]: c for c in round_changes.pending_changes(db_session, allocation_round.id)}
     assert moved[late.id]["from"] is None
     assert moved[late.id]["to"] == "O0009"
     assert moved[pupils[0].id]["reason"] == f"previous offer {gone.code} withdrawn"
     assert kept.id not in moved
-    assignments.accept_changes(db_session, allocation_round.id, actor=COORDINATOR)
+    round_changes.accept_changes(db_session, allocation_round.id, actor=COORDINATOR)
     live = _rows(db_session, allocation_round.id, AssignmentStatus.PUBLISHED, AssignmentStatus.CONFIRMED)
     assert live[late.id].offer.code == "O0009"
     assert live[pupils[0].id].offer_id != gone.id

@@ -15,7 +15,8 @@ from placement import models as m
 from placement.db import utcnow
 from placement.enums import AssignmentStatus, JobRunState, JobState, Role, RoundStatus, UnansweredRule
 from placement.mail import outbox as mail
-from placement.rounds import assignments, jobs
+from placement.rounds import answers, assignments, jobs
+from placement.rounds import changes as round_changes
 from placement.rounds.setup import create_round
 from placement.runtime import schedule, worker
 from placement.runtime.scheduler import job_specs
@@ -197,7 +198,7 @@ def test_employers_with_unanswered_placements_are_reminded_once(
     for placement in db_session.scalars(
         select(m.Assignment).where(m.Assignment.offer_id == offers[1].id, m.Assignment.round_id == allocation_round.id)
     ):
-        assignments.confirm(db_session, placement, actor=COORDINATOR)
+        answers.confirm(db_session, placement, actor=COORDINATOR)
 
     assert str(schedule.employer_reminders(db_session, SETTINGS)) == "nothing due"  # ten days left
     soon = deadline - dt.timedelta(days=2)
@@ -233,8 +234,8 @@ def test_at_the_deadline_silence_confirms_and_a_declined_pupil_is_placed_again(
 ) -> None:
     allocation_round, placed = _published(db_session, make_session, UnansweredRule.CONFIRM)
     spare = f.offer(db_session, places={allocation_round.periods[0]: 1}, risk_assessment_confirmed_at=f.RISK_CONFIRMED)
-    assignments.confirm(db_session, placed[0], actor=COORDINATOR)
-    assignments.decline(db_session, placed[1], "Vi har inte handledare den veckan", actor=COORDINATOR)
+    answers.confirm(db_session, placed[0], actor=COORDINATOR)
+    answers.decline(db_session, placed[1], "Vi har inte handledare den veckan", actor=COORDINATOR)
     assert allocation_round.confirm_deadline is not None
     after = allocation_round.confirm_deadline + dt.timedelta(seconds=1)
 
@@ -252,7 +253,7 @@ def test_at_the_deadline_silence_confirms_and_a_declined_pupil_is_placed_again(
     assert placed[1].decline_reason == "Vi har inte handledare den veckan"
     assert len(result.solve_jobs) == 1
     solve(db_session, make_session, result.solve_jobs[0])
-    changes = assignments.pending_changes(db_session, allocation_round.id)
+    changes = round_changes.pending_changes(db_session, allocation_round.id)
     assert [change["pupil"] for change in changes] == [placed[1].pupil_id]
     assert changes[0]["to"] == spare.code  # the declining employer's offer is out of the question
     # Applied once: a later sweep does nothing.
@@ -263,7 +264,7 @@ def test_at_the_deadline_release_gives_up_unanswered_places_and_tells_the_employ
     db_session: Session, make_session: sessionmaker[Session]
 ) -> None:
     allocation_round, placed = _published(db_session, make_session, UnansweredRule.RELEASE)
-    assignments.confirm(db_session, placed[0], actor=COORDINATOR)
+    answers.confirm(db_session, placed[0], actor=COORDINATOR)
     silent_employer = placed[1].offer.employer
     silent_contact = contact(db_session, silent_employer)
     assert allocation_round.confirm_deadline is not None

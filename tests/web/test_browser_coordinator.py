@@ -23,7 +23,7 @@ from placement import models as m
 from placement.db import make_engine
 from placement.enums import AssignmentStatus, Role, RoundStatus
 from placement.organisation import accounts
-from placement.rounds import assignments
+from placement.rounds import answers
 from tests.web.browser import Page, chromium, live_server, require_chromium
 from web.app import create_app
 
@@ -169,7 +169,7 @@ def test_coordinator_season_in_the_browser(live_database_url: str, demo_engine: 
                 .limit(1500)
             ).all()
             for other in others:
-                assignments.confirm(session, other, actor=audit.CLI)
+                answers.confirm(session, other, actor=audit.CLI)
         page.logout()
         page.login("handledare@example.se", "ett-långt-lösenord")
         page.open("/employer/")

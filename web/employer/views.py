@@ -23,7 +23,7 @@ from placement.employers import registry as employers
 from placement.models import Offer, User, Workplace
 from placement.organisation import season
 from placement.reports import for_employer as employer_reports
-from placement.rounds import assignments
+from placement.rounds import answers
 from placement.rounds import for_employer as own_placements
 from web.employer import bp
 from web.employer.forms import DeclineForm, FeedbackForm, OfferForm, WithdrawForm, WorkplaceForm, offer_form
@@ -46,7 +46,7 @@ def _actor() -> audit.Actor:
 def placements() -> ResponseReturnValue:
     return render_template(
         "employer/placements.html",
-        lines=assignments.employer_placements(db, current_user.id),
+        lines=own_placements.employer_placements(db, current_user.id),
         feedback=own_placements.feedback_state(db, _user()),
         decline_form=DeclineForm(),
     )
@@ -56,7 +56,7 @@ def placements() -> ResponseReturnValue:
 def confirm(assignment_id: int) -> ResponseReturnValue:
     assignment = own_placements.own_assignment(db, _user(), assignment_id)
     if FlaskForm().validate_on_submit():
-        assignments.confirm(db, assignment, actor=_actor(), base_url=current_app.config["BASE_URL"])
+        answers.confirm(db, assignment, actor=_actor(), base_url=current_app.config["BASE_URL"])
         db.commit()
         flash(_("Placeringen är bekräftad."), "info")
     return redirect(url_for(".placements"))
@@ -67,7 +67,7 @@ def decline(assignment_id: int) -> ResponseReturnValue:
     assignment = own_placements.own_assignment(db, _user(), assignment_id)
     form = DeclineForm()
     if form.validate_on_submit():
-        assignments.decline(db, assignment, form.reason.data or "", actor=_actor())
+        answers.decline(db, assignment, form.reason.data or "", actor=_actor())
         db.commit()
         flash(_("Ni har avböjt placeringen. Samordnaren placerar eleven på nytt."), "info")
     else:

@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -31,6 +30,7 @@ from placement.models import User
 from placement.organisation import season
 from placement.organisation.for_school import class_for, school_for, schools_of
 from placement.reports import for_school as school_status
+from web import labels
 from web.extensions import db
 from web.labels import sector_label
 from web.school import bp
@@ -368,9 +368,12 @@ def export(fmt: str) -> ResponseReturnValue:
     if "school" in request.args and school_id is None:
         abort(404)
     school = school_for(db, _user(), school_id) if school_id is not None else None
-    lang = str(get_locale() or "sv")
-    rows = school_status.status_rows(db, _user(), lang, school_id=school_id)
-    body = school_status.status_csv(rows, lang) if fmt == "csv" else school_status.status_xlsx(rows, lang)
+    rows = school_status.status_rows(db, _user(), school_id=school_id)
+    headers = labels.headers(school_status.STATUS_COLUMNS, labels.STATUS_COLUMNS)
+    if fmt == "csv":
+        body = school_status.status_csv(rows, headers, labels.pupil_statuses())
+    else:
+        body = school_status.status_xlsx(rows, headers, labels.pupil_statuses(), title=str(labels.PUPILS_SHEET))
     audit.record(
         db,
         _actor(),
