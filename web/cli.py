@@ -95,6 +95,27 @@ def init_db() -> None:
     click.echo(f"Database at {app.extensions['praktik.engine'].url.render_as_string()} is up to date.")
 
 
+@main.command("create-coordinator")
+@click.option("--email", required=True, help="The coordinator's e-mail address (their login).")
+@click.option("--name", required=True, help="The coordinator's name as others see it.")
+def create_coordinator(email: str, name: str) -> None:
+    """Create a coordinator account and print a one-time link (valid 48 hours) to set its password."""
+    from placement import audit
+    from placement.errors import PlacementError
+    from placement.organisation import password_links
+
+    app = _app()
+    try:
+        with _transaction(app) as session:
+            user = password_links.create_coordinator(session, email=email, name=name, actor=audit.CLI)
+            link = password_links.link_for(user, secret_key=app.config["SECRET_KEY"], base_url=app.config["BASE_URL"])
+    except PlacementError as exc:
+        _fail(getattr(exc, "problems", None) or [str(exc)])
+    hours = int(password_links.MAX_AGE.total_seconds() // 3600)
+    click.echo(f"Coordinator {user.email} created. Open this link within {hours} hours to set the password:")
+    click.echo(link)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -1,7 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from placement.organisation import accounts
 
 
 class LoginForm(FlaskForm):
@@ -12,3 +14,16 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField(_l("Logga ut"))
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("Nytt lösenord"),
+        validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH, max=200)],
+        description=_l("Minst %(n)d tecken.", n=accounts.MIN_PASSWORD_LENGTH),
+    )
+    password_again = PasswordField(
+        _l("Upprepa lösenordet"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Lösenorden är inte lika."))],
+    )
+    submit = SubmitField(_l("Spara lösenordet"))

@@ -6,9 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from placement.employers import registration
-from placement.organisation import accounts
+from placement.errors import ValidationError
+from placement.organisation import accounts, password_links
 from web.auth import bp
-from web.auth.forms import LoginForm, LogoutForm
+from web.auth.forms import LoginForm, LogoutForm, SetPasswordForm
 from web.extensions import db
 from web.redirects import local_path
 
@@ -83,3 +84,23 @@ def logout() -> ResponseReturnValue:
         session.clear()
         flash(_("Du är utloggad."), "info")
     return redirect(url_for("main.index"))
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str) -> ResponseReturnValue:
+    """The page a one-time link leads to: choose a password, then log in with it."""
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        user = password_links.user_for(db, token, secret_key=secret)
+    except ValidationError:
+        db.rollback()
+        hours = int(password_links.MAX_AGE.total_seconds() // 3600)
+        return render_template("auth/link_expired.html", hours=hours), 410
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        password_links.set_password(db, token, form.password.data or "", secret_key=secret)
+        db.commit()
+        flash(_("Lösenordet är sparat. Logga in med din e-postadress och det nya lösenordet."), "info")
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors else 200
+    return render_template("auth/set_password.html", form=form, email=user.email), status
