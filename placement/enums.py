@@ -111,6 +111,10 @@ class MailKind(enum.StrEnum):
     PLACEMENT_CONFIRMED = "placement_confirmed"
     PLACEMENTS_RELEASED = "placements_released"
     WEEKLY_DIGEST = "weekly_digest"
+    ACCOUNT_CREATED = "account_created"
+    PASSWORD_RESET = "password_reset"  # noqa: S105  (a mail kind, not a password)
+    INVITATION = "invitation"
+    ACCOUNT_EXISTS = "account_exists"
 
 
 class AssignmentStatus(enum.StrEnum):

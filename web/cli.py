@@ -98,22 +98,42 @@ def init_db() -> None:
 @main.command("create-coordinator")
 @click.option("--email", required=True, help="The coordinator's e-mail address (their login).")
 @click.option("--name", required=True, help="The coordinator's name as others see it.")
-def create_coordinator(email: str, name: str) -> None:
-    """Create a coordinator account and print a one-time link (valid 48 hours) to set its password."""
+@click.option(
+    "--municipality",
+    default=None,
+    help="Make a coordinator of this municipality only (created if missing); without it, of the whole region.",
+)
+def create_coordinator(email: str, name: str, municipality: str | None) -> None:
+    """Create a coordinator account and print a one-time link (valid 48 hours) to set its password.
+
+    When PRAKTIK_MAIL_HOST is set the same link is also queued for e-mail to the
+    coordinator (the scheduler sends it).
+    """
     from placement import audit
+    from placement.enums import MailKind
     from placement.errors import PlacementError
     from placement.organisation import password_links
 
     app = _app()
+    secret, base_url = app.config["SECRET_KEY"], app.config["BASE_URL"]
+    mailed = app.config["MAIL_CONFIGURED"]
     try:
         with _transaction(app) as session:
-            user = password_links.create_coordinator(session, email=email, name=name, actor=audit.CLI)
-            link = password_links.link_for(user, secret_key=app.config["SECRET_KEY"], base_url=app.config["BASE_URL"])
+            user = password_links.create_coordinator(
+                session, email=email, name=name, municipality=municipality, actor=audit.CLI
+            )
+            link = password_links.link_for(user, secret_key=secret, base_url=base_url)
+            if mailed:
+                password_links.mail_link(session, user, MailKind.ACCOUNT_CREATED, secret_key=secret, base_url=base_url)
+            scope = user.municipality.name if user.municipality else None
     except PlacementError as exc:
         _fail(getattr(exc, "problems", None) or [str(exc)])
-    hours = int(password_links.MAX_AGE.total_seconds() // 3600)
-    click.echo(f"Coordinator {user.email} created. Open this link within {hours} hours to set the password:")
+    of = f"of {scope}" if scope else "of the whole region"
+    click.echo(f"Coordinator {user.email} ({of}) created.")
+    click.echo(f"Open this link within {password_links.hours_valid()} hours to set the password (it works once):")
     click.echo(link)
+    if mailed:
+        click.echo(f"The same link is queued for e-mail to {user.email}; the scheduler sends it.")
 
 
 @main.command()

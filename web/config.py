@@ -71,6 +71,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "sv",
         "LANGUAGES": ["sv", "en"],
         "MAIL_HOST": os.environ.get("PRAKTIK_MAIL_HOST", "localhost"),
+        #: Whether a mail server was named: links the command line prints are then mailed too.
+        "MAIL_CONFIGURED": bool(os.environ.get("PRAKTIK_MAIL_HOST")),
         "MAIL_PORT": int(os.environ.get("PRAKTIK_MAIL_PORT", "25")),
         "MAIL_USE_TLS": _env_bool("PRAKTIK_MAIL_TLS", False),
         "MAIL_USERNAME": os.environ.get("PRAKTIK_MAIL_USERNAME"),

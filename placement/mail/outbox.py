@@ -84,6 +84,10 @@ KINDS: dict[str, frozenset[str]] = {
     MailKind.ROUND_AUTO_RUN: frozenset({"name", "round_name", "status", "placed", "pupils", "url"}),
     MailKind.WEEKLY_DIGEST: frozenset({"name", "week", "items", "failed_mail", "failed_jobs", "url"}),
     MailKind.VERIFY_EMAIL: frozenset({"name", "url"}),
+    MailKind.ACCOUNT_CREATED: frozenset({"name", "url", "hours"}),
+    MailKind.PASSWORD_RESET: frozenset({"name", "url", "hours"}),
+    MailKind.INVITATION: frozenset({"name", "inviter", "role", "organisation", "url", "hours"}),
+    MailKind.ACCOUNT_EXISTS: frozenset({"name", "login_url", "reset_url"}),
 }
 
 

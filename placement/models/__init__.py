@@ -4,7 +4,7 @@ from placement.models.audit import AuditEvent, GeocodeCache
 from placement.models.employers import Employer, Offer, OfferCapacity, Workplace, offer_school
 from placement.models.operations import JobRun, OutboxMessage, PurgeRecord, RoundStatistics
 from placement.models.organisation import Municipality, Period, School, SchoolClass
-from placement.models.people import EmployerMembership, LoginFailure, Pupil, SchoolMembership, User
+from placement.models.people import EmployerMembership, Invitation, LoginFailure, Pupil, SchoolMembership, User
 from placement.models.rounds import (
     AllocationRound,
     Assignment,
@@ -25,6 +25,7 @@ __all__ = [
     "Employer",
     "EmployerMembership",
     "GeocodeCache",
+    "Invitation",
     "JobRun",
     "LoginFailure",
     "ManualPlacement",

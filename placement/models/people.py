@@ -18,7 +18,7 @@ from placement.validation import normalise_tags
 
 if TYPE_CHECKING:
     from placement.models.employers import Employer, Offer
-    from placement.models.organisation import School, SchoolClass
+    from placement.models.organisation import Municipality, School, SchoolClass
 
 
 class User(Base):
@@ -30,6 +30,7 @@ class User(Base):
         UniqueConstraint("pupil_id", name="uq_user_account_pupil_id"),
         UniqueConstraint("login_code_id", name="uq_user_account_login_code_id"),
         CheckConstraint("(role = 'pupil') = (pupil_id IS NOT NULL)", name="pupil_role_has_pupil"),
+        CheckConstraint("municipality_id IS NULL OR role = 'coordinator'", name="municipality_only_for_coordinators"),
     )
 
     id: Mapped[intpk]
@@ -42,6 +43,8 @@ class User(Base):
     login_code_id: Mapped[str | None] = mapped_column(String(16))
     login_code_hash: Mapped[str | None] = mapped_column(String(256))
     pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupil.id", ondelete="CASCADE"))
+    #: A coordinator of one municipality sees and acts on its schools only; without one, of the whole region.
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id", ondelete="RESTRICT"), index=True)
     locale: Mapped[str] = mapped_column(String(5), default="sv")
     active: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[dt.datetime | None]
@@ -51,6 +54,7 @@ class User(Base):
     last_login_at: Mapped[dt.datetime | None]
 
     pupil: Mapped[Pupil | None] = relationship()
+    municipality: Mapped[Municipality | None] = relationship()
     school_memberships: Mapped[list[SchoolMembership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
@@ -104,6 +108,52 @@ class EmployerMembership(Base):
 
     user: Mapped[User] = relationship(back_populates="employer_memberships")
     employer: Mapped[Employer] = relationship()
+
+
+class Invitation(Base):
+    """An invitation to an account, mailed as a signed link that works once and expires.
+
+    Accepting it creates the account (or, for an address that has one of the
+    same role, adds the membership) and sets ``accepted_at``; a resend makes a
+    new ``nonce``, so the links sent before stop working; a withdrawn, accepted
+    or expired invitation is refused.
+    """
+
+    __tablename__ = "invitation"
+    __table_args__ = (
+        CheckConstraint("role <> 'pupil'", name="not_for_pupils"),
+        CheckConstraint("(role = 'school_staff') = (school_id IS NOT NULL)", name="school_staff_has_school"),
+        CheckConstraint(
+            "(role = 'employer_contact') = (employer_id IS NOT NULL)", name="employer_contact_has_employer"
+        ),
+        CheckConstraint("municipality_id IS NULL OR role = 'coordinator'", name="municipality_only_for_coordinators"),
+    )
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    #: The name the inviter wrote; the invited person may change it on accepting.
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = enum_column(Role)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"), index=True)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id", ondelete="CASCADE"), index=True)
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[created_at]
+    sent_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    #: Part of the signed link; a resend replaces it, so only the newest link works.
+    nonce: Mapped[str] = mapped_column(String(32))
+    accepted_at: Mapped[dt.datetime | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    withdrawn_at: Mapped[dt.datetime | None]
+
+    school: Mapped[School | None] = relationship()
+    employer: Mapped[Employer | None] = relationship()
+    municipality: Mapped[Municipality | None] = relationship()
+    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
+
+    def __repr__(self) -> str:
+        return f"<Invitation {self.id} {self.role.value}>"
 
 
 class Pupil(Base):

@@ -23,7 +23,7 @@ from placement.enums import ArtifactKind, AssignmentStatus, JobKind, JobState, R
 
 if TYPE_CHECKING:
     from placement.models.employers import Offer
-    from placement.models.organisation import Period
+    from placement.models.organisation import Municipality, Period
     from placement.models.people import Pupil, User
 
 
@@ -95,6 +95,8 @@ class AllocationRound(Base):
     #: The ``policy`` object of the praktik-instance/1 format.
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     preference_window_id: Mapped[int | None] = mapped_column(ForeignKey("preference_window.id", ondelete="SET NULL"))
+    #: A round of one municipality places its schools' pupils only; without one, the whole region's.
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id", ondelete="RESTRICT"))
     #: SHA-256 of the canonical instance the round was solved from.
     input_hash: Mapped[str | None] = mapped_column(String(64))
     #: The solver's status, metrics and bound (the result file without assignments).
@@ -118,6 +120,7 @@ class AllocationRound(Base):
 
     periods: Mapped[list[Period]] = relationship(secondary=round_period, order_by="Period.start_date")
     preference_window: Mapped[PreferenceWindow | None] = relationship()
+    municipality: Mapped[Municipality | None] = relationship()
     created_by: Mapped[User | None] = relationship()
 
     def __repr__(self) -> str:

@@ -95,6 +95,21 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "failed_jobs": 0,
         "url": "https://prao.example/coordinator/",
     },
+    "account_created": {"name": "Kim Samordnare", "url": "https://prao.example/auth/set-password/abc", "hours": 48},
+    "password_reset": {"name": "Per Ek", "url": "https://prao.example/auth/set-password/abc", "hours": 48},
+    "invitation": {
+        "name": "Åsa Öberg",
+        "inviter": "Kim Samordnare",
+        "role": "school_staff",
+        "organisation": "Ängsskolan",
+        "url": "https://prao.example/auth/invitation/abc",
+        "hours": 72,
+    },
+    "account_exists": {
+        "name": "Per Ek",
+        "login_url": "https://prao.example/auth/login",
+        "reset_url": "https://prao.example/auth/forgot-password",
+    },
 }
 
 
@@ -203,7 +218,7 @@ def test_every_template_renders_in_both_languages(kind: str, locale: str) -> Non
     assert ("Med vänliga hälsningar" if locale == "sv" else "Kind regards") in body
     assert body.endswith("\n")
     assert "\n\n\n" not in body
-    for key in ("school", "employer", "window_name", "round_name", "week", "url"):
+    for key in ("school", "employer", "window_name", "round_name", "week", "url", "organisation", "hours", "reset_url"):
         if key in SAMPLES[kind]:
             assert str(SAMPLES[kind][key]) in subject + body, key
 
@@ -658,3 +673,21 @@ def test_publication_and_confirmation_mail_only_those_concerned(
     assert event.decoded("dtstart") == assignment.period.start_date
     assert event.decoded("dtend") == assignment.period.end_date + dt.timedelta(days=1)
     assert str(event["location"]) == assignment.offer.workplace.address
+
+
+@pytest.mark.parametrize(
+    ("role", "locale", "words"),
+    [
+        ("school_staff", "sv", "som personal på Ängsskolan"),
+        ("school_staff", "en", "as staff of Ängsskolan"),
+        ("employer_contact", "sv", "som kontaktperson för Ängsskolan"),
+        ("employer_contact", "en", "as a contact person for Ängsskolan"),
+        ("coordinator", "sv", "som samordnare för Ängsskolan"),
+        ("coordinator", "en", "as a coordinator for Ängsskolan"),
+    ],
+)
+def test_an_invitation_says_what_the_invited_person_will_be(role: str, locale: str, words: str) -> None:
+    _subject, body = mail.render("invitation", locale, {**SAMPLES["invitation"], "role": role})
+    assert words in body
+    assert "Kim Samordnare" in body
+    assert ("72 timmar" if locale == "sv" else "72 hours") in body

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from placement import audit
 from placement import models as m
 from placement.db import make_engine
-from placement.enums import Role
+from placement.enums import MailKind, Role
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.migrate import upgrade
 from placement.organisation import accounts, password_links
@@ -155,3 +155,45 @@ def test_taken_addresses_differ_only_in_case_are_refused_by_the_service(db_sessi
     password_links.create_coordinator(db_session, email="eva@kommun.example", name="Eva", actor=audit.CLI)
     with pytest.raises(Conflict, match=r"eva@kommun\.example already has an account"):
         password_links.create_coordinator(db_session, email="EVA@Kommun.example", name="Eva", actor=audit.CLI)
+
+
+def test_a_coordinator_of_one_municipality_is_scoped_to_it_and_the_municipality_found_whatever_its_case(
+    empty_database: str,
+) -> None:
+    first = CliRunner().invoke(
+        main, ["create-coordinator", "--email", "lo@kommun.example", "--name", "Lo", "--municipality", "Ale"]
+    )
+    assert first.exit_code == 0, first.output
+    assert "(of Ale)" in first.output
+    second = CliRunner().invoke(
+        main, ["create-coordinator", "--email", "mo@kommun.example", "--name", "Mo", "--municipality", "ALE"]
+    )
+    assert second.exit_code == 0, second.output
+    region = CliRunner().invoke(main, ["create-coordinator", "--email", "no@kommun.example", "--name", "No"])
+    assert "(of the whole region)" in region.output
+    with Session(_engine(empty_database)) as session:
+        assert session.scalars(select(m.Municipality.name)).all() == ["Ale"]
+        scopes = dict(session.execute(select(m.User.email, m.User.municipality_id)).all())
+        ale = session.scalars(select(m.Municipality.id)).one()
+        assert scopes == {"lo@kommun.example": ale, "mo@kommun.example": ale, "no@kommun.example": None}
+
+
+def test_with_a_mail_server_named_the_same_link_is_queued_for_the_coordinator(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet = CliRunner().invoke(main, ["create-coordinator", "--email", "a@kommun.example", "--name", "A"])
+    assert "queued for e-mail" not in quiet.output
+    monkeypatch.setenv("PRAKTIK_MAIL_HOST", "127.0.0.1")
+    result = CliRunner().invoke(main, ["create-coordinator", "--email", "b@kommun.example", "--name", "Bea B"])
+    assert result.exit_code == 0, result.output
+    assert "queued for e-mail to b@kommun.example" in result.output
+    printed = LINK.search(result.output)
+    assert printed is not None
+    with Session(_engine(empty_database)) as session:
+        messages = session.scalars(select(m.OutboxMessage)).all()
+        assert [(message.recipient, message.kind) for message in messages] == [
+            ("b@kommun.example", MailKind.ACCOUNT_CREATED)
+        ]
+        assert printed[0] in messages[0].body
+        assert "Bea B" in messages[0].body
+        assert "48 timmar" in messages[0].body
