@@ -22,10 +22,8 @@ from placement.employers import registry as employers
 from placement.enums import MailKind, Role
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.mail import outbox as mail
-from placement.models import (
-    Employer,
-    User,
-)
+from placement.models import Employer, User
+from placement.organisation import accounts, password_links
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +44,7 @@ REGISTRATION = audit.Actor("registration")
 
 
 class AlreadyRegistered(Conflict):
-    """The organisation number or the e-mail address is registered already; ``field`` names which."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
+    """The organisation number is registered already (organisations are public; addresses are not told)."""
 
 
 def register(
@@ -65,11 +59,17 @@ def register(
     locale: str = "sv",
     secret_key: str,
     base_url: str,
-) -> tuple[Employer, User]:
+) -> tuple[Employer, User] | None:
     """Register a PENDING employer and its contact, and queue the ``verify_email`` mail.
 
-    Raises :class:`AlreadyRegistered` (``field`` ``org_number`` or ``email``)
-    when either is taken, and ValidationError for bad input.
+    Raises :class:`AlreadyRegistered` when the organisation number is taken
+    (organisation numbers are public), and ValidationError for bad input.
+
+    An address that has an account already is not told apart: nothing is
+    registered, the account's owner gets an ``account_exists`` mail (log in,
+    or choose a new password), the password is hashed all the same so the
+    answer takes as long, and None is returned for the caller to answer
+    exactly as for a new registration.
     """
     clean_email = (email or "").strip()
     try:
@@ -77,9 +77,12 @@ def register(
     except ValidationError:
         clean_org = None  # register_employer reports it with the other problems
     if clean_org is not None and session.scalar(select(Employer.id).where(Employer.org_number == clean_org)):
-        raise AlreadyRegistered("org_number", f"organisation number {clean_org} is already registered")
-    if clean_email and session.scalar(select(User.id).where(func.lower(User.email) == clean_email.lower())):
-        raise AlreadyRegistered("email", f"the e-mail address {clean_email} already has an account")
+        raise AlreadyRegistered(f"organisation number {clean_org} is already registered")
+    owner = session.scalar(select(User).where(func.lower(User.email) == clean_email.lower())) if clean_email else None
+    if owner is not None and clean_org is not None:
+        accounts.hash_secret(password)  # as long as a registration takes
+        _tell_owner(session, owner, base_url=base_url)
+        return None
     employer, user = employers.register_employer(
         session,
         name=name,
@@ -94,6 +97,28 @@ def register(
     send_verification(session, user, secret_key=secret_key, base_url=base_url)
     session.flush()
     return employer, user
+
+
+def _tell_owner(session: Session, owner: User, *, base_url: str, now: dt.datetime | None = None) -> None:
+    """Mail the owner of an address that somebody tried to register again (at most once an hour)."""
+    now = now or utcnow()
+    root = base_url.rstrip("/")
+    mail.enqueue(
+        session,
+        kind=MailKind.ACCOUNT_EXISTS,
+        recipient=owner.email or "",
+        locale=owner.locale,
+        context={
+            "name": owner.display_name,
+            "login_url": root + password_links.LOGIN_PATH,
+            "reset_url": root + password_links.RESET_PATH,
+        },
+        dedup_key=f"user:{owner.id}:account_exists:{now:%Y%m%d%H}",
+        user_id=owner.id,
+        now=now,
+    )
+    audit.record(session, REGISTRATION, "user.registration_attempt", "user", owner.id)
+    logger.info("Registration with the address of user %s: the owner is told", owner.id)
 
 
 def verification_token(user: User, *, secret_key: str) -> str:

@@ -33,6 +33,9 @@ MAX_AGE = dt.timedelta(hours=48)
 #: Where the link leads, after the ``base_url`` a caller passes (the web layer's ``auth.set_password``).
 PATH = "/auth/set-password/"
 SALT = "set-password"
+#: The login page, and the page that asks for a link to set a new password (``auth.login``, ``auth.forgot_password``).
+LOGIN_PATH = "/auth/login"
+RESET_PATH = "/auth/forgot-password"
 
 
 def _fingerprint(user: User) -> str:

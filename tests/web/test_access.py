@@ -67,6 +67,8 @@ PUBLIC_ENDPOINTS = {
     "main.set_language": "the language switch: stores the choice in the visitor's own session",
     "main.health": "the health check of the load balancer: no data",
     "auth.login": "the login page for staff, employers and coordinators",
+    "auth.forgot_password": "asks for a reset link; answers the same whether or not the address has an account",
+    "auth.set_password": "a signed, expiring, single-use link is the credential (tested in test_first_coordinator.py)",
 }
 PUBLIC_PREFIXES = {
     "/pupil-login": "pupils log in with their personal code",

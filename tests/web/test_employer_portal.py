@@ -208,16 +208,39 @@ def test_registration_errors_name_the_field(client: FlaskClient, db_session: Ses
     assert db_session.scalar(select(func.count(m.OutboxMessage.id))) == 0
 
 
-def test_a_registered_number_or_address_is_refused(client: FlaskClient, db_session: Session) -> None:
+def test_a_registered_organisation_number_is_refused(client: FlaskClient, db_session: Session) -> None:
     f.employer(db_session, org_number=ORG_NUMBER)
     response = _post(client, "/register/", _registration())
     assert response.status_code == 409
     assert "Organisationen är redan registrerad" in response.get_data(as_text=True)
-    f.user(db_session, Role.COORDINATOR, email="kim@bageriet.example")
-    response = _post(client, "/register/", _registration(org_number="556016-3007"))
-    assert response.status_code == 409
-    assert "Det finns redan ett konto med den här e-postadressen" in response.get_data(as_text=True)
     assert db_session.scalar(select(func.count(m.OutboxMessage.id))) == 0
+
+
+def test_registering_with_an_address_that_has_an_account_answers_as_for_a_new_one_and_mails_its_owner(
+    client: FlaskClient, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = f.user(db_session, Role.COORDINATOR, email="kim@bageriet.example", display_name="Kim Ägare")
+    db_session.commit()
+    hashed: list[str] = []
+    real_hash = accounts.hash_secret
+    monkeypatch.setattr(accounts, "hash_secret", lambda secret: hashed.append(secret) or real_hash(secret))
+    taken = _post(client, "/register/", _registration())
+    assert hashed == [PASSWORD]  # the password is hashed all the same: the answer takes as long
+    fresh = _post(client, "/register/", _registration(org_number="556016-3007", email="ny@bageriet.example"))
+    assert hashed == [PASSWORD, PASSWORD]
+    assert taken.status_code == fresh.status_code == 302
+    assert taken.headers["Location"] == fresh.headers["Location"]
+    # Nothing was registered for the taken address; its owner is told how to log in or reset.
+    assert db_session.scalars(select(m.Employer.org_number)).all() == ["556016-3007"]
+    told = db_session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.user_id == owner.id)).one()
+    assert told.kind == "account_exists"
+    assert told.recipient == "kim@bageriet.example"
+    assert "Kim Ägare" in told.body
+    assert "http://127.0.0.1:5000/auth/forgot-password" in told.body
+    assert owner.password_hash is None  # the account itself is untouched
+    # A second attempt within the hour mails the owner no more.
+    _post(client, "/register/", _registration())
+    assert db_session.scalar(select(func.count(m.OutboxMessage.id)).where(m.OutboxMessage.user_id == owner.id)) == 1
 
 
 def test_verification_links_expire_and_cannot_be_forged(client: FlaskClient, db_session: Session) -> None:
@@ -241,13 +264,15 @@ def test_verification_links_expire_and_cannot_be_forged(client: FlaskClient, db_
 
 
 def test_the_verification_mail_renders_in_english(db_session: Session) -> None:
-    employer, user = registration.register(
+    registered = registration.register(
         db_session,
         **{k: str(v) for k, v in _registration().items() if k not in ("password_again", "phone")},
         locale="en",
         secret_key=SECRET,
         base_url="https://praktik.example/",
     )
+    assert registered is not None
+    employer, user = registered
     message = db_session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.user_id == user.id)).one()
     assert message.locale == "en"
     assert message.subject == "Confirm your e-mail address for the PRAO coordination"

@@ -27,3 +27,12 @@ class SetPasswordForm(FlaskForm):
         validators=[DataRequired(), EqualTo("password", message=_l("Lösenorden är inte lika."))],
     )
     submit = SubmitField(_l("Spara lösenordet"))
+
+
+def _stripped(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("E-post"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_stripped])
+    submit = SubmitField(_l("Skicka en länk"))

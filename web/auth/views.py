@@ -9,7 +9,7 @@ from placement.employers import registration
 from placement.errors import ValidationError
 from placement.organisation import accounts, password_links
 from web.auth import bp
-from web.auth.forms import LoginForm, LogoutForm, SetPasswordForm
+from web.auth.forms import ForgotPasswordForm, LoginForm, LogoutForm, SetPasswordForm
 from web.extensions import db
 from web.redirects import local_path
 
@@ -86,6 +86,43 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("main.index"))
 
 
+#: Links asked for one address, and from one client address, within accounts.WINDOW before the form waits.
+RESETS_PER_ADDRESS = 3
+RESETS_PER_CLIENT = 20
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password() -> ResponseReturnValue:
+    """Ask for a link to choose a new password.  The answer is the same whether or not the address has an account."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        address = (form.email.data or "").strip().lower()
+        limits = ((f"reset:{address}", RESETS_PER_ADDRESS), (f"reset-ip:{request.remote_addr}", RESETS_PER_CLIENT))
+        wait = max(accounts.retry_after(db, key, limit=limit) for key, limit in limits)
+        if wait:
+            db.rollback()
+            flash(_("Du har bett om många länkar på kort tid. Försök igen om en stund."), "error")
+            return render_template("auth/forgot_password.html", form=form), 429, {"Retry-After": str(wait)}
+        for key, _limit in limits:
+            accounts.record_failure(db, key)  # every request counts, found or not
+        password_links.request_reset(
+            db, address, secret_key=current_app.config["SECRET_KEY"], base_url=current_app.config["BASE_URL"]
+        )
+        db.commit()
+        flash(
+            _(
+                "Om adressen hör till ett konto har vi skickat en länk för att välja ett nytt lösenord. "
+                "Länken gäller i %(hours)d timmar.",
+                hours=password_links.hours_valid(),
+            ),
+            "info",
+        )
+        return redirect(url_for(".login"))
+    return render_template("auth/forgot_password.html", form=form), 400 if form.errors else 200
+
+
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
 def set_password(token: str) -> ResponseReturnValue:
     """The page a one-time link leads to: choose a password, then log in with it."""
@@ -94,8 +131,7 @@ def set_password(token: str) -> ResponseReturnValue:
         user = password_links.user_for(db, token, secret_key=secret)
     except ValidationError:
         db.rollback()
-        hours = int(password_links.MAX_AGE.total_seconds() // 3600)
-        return render_template("auth/link_expired.html", hours=hours), 410
+        return render_template("auth/link_expired.html", hours=password_links.hours_valid()), 410
     form = SetPasswordForm()
     if form.validate_on_submit():
         password_links.set_password(db, token, form.password.data or "", secret_key=secret)

@@ -1,7 +1,8 @@
 """Public registration of employers, with e-mail verification.  No login required.
 
 ``/register/`` creates a PENDING employer and its contact and queues a mail
-with a signed link; ``/register/verify/<token>`` marks the address verified
+with a signed link (for an address that has an account it answers the same
+and mails the owner instead); ``/register/verify/<token>`` marks the address verified
 and logs the contact in.  The login view refuses an employer contact whose
 address is not verified.
 """
@@ -45,15 +46,13 @@ def register() -> ResponseReturnValue:
                 secret_key=_secret(),
                 base_url=current_app.config["BASE_URL"],
             )
-        except registration.AlreadyRegistered as exc:
+        except registration.AlreadyRegistered:
             db.rollback()
-            if exc.field == "org_number":
-                form.org_number.errors.append(
-                    _("Organisationen är redan registrerad. Kontakta samordningen för att bli kontaktperson.")
-                )
-            else:
-                form.email.errors.append(_("Det finns redan ett konto med den här e-postadressen. Logga in i stället."))
+            form.org_number.errors.append(
+                _("Organisationen är redan registrerad. Kontakta samordningen för att bli kontaktperson.")
+            )
             return render_template("employer/register.html", form=form), 409
+        # An address that has an account gets the same answer (its owner is mailed instead): nobody learns who has one.
         db.commit()
         return redirect(url_for(".sent"))
     return render_template("employer/register.html", form=form), 400 if form.errors else 200
