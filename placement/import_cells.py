@@ -5,8 +5,9 @@ matches its headers in Swedish or English whatever their case, accents or
 punctuation (:func:`match_columns`), reads each row's cells with
 :class:`Cells` (every problem is an :class:`Invalid` naming the row and the
 field by the header as written in the file) and collects problems, at most
-:data:`MAX_PROBLEMS`.  The cohort import (:mod:`placement.cohorts.imports`)
-and the employer import (:mod:`placement.employers.imports`) build on it.
+:data:`MAX_PROBLEMS`.  The cohort import (:mod:`placement.cohorts.imports`),
+the employer import (:mod:`placement.employers.imports`) and the school import
+(:mod:`placement.organisation.school_imports`) build on it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import InstrumentedAttribute
 
 from placement.errors import ImportRejected, ValidationError
+from placement.geo import SWEDEN
 from placement.tabular import Row, Table, normalise_header, read_table
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,13 @@ class ImportReport:
         return "\n".join(lines)
 
 
-_SINGULAR = {"pupils": "pupil", "classes": "class", "employers": "employer", "workplaces": "workplace"}
+_SINGULAR = {
+    "pupils": "pupil",
+    "classes": "class",
+    "employers": "employer",
+    "workplaces": "workplace",
+    "municipalities": "municipality",
+}
 
 
 def count_text(counter: Counter[str]) -> str:
@@ -163,6 +171,31 @@ def integer(text: str, what: str) -> int:
     if not re.fullmatch(r"[+-]?\d{1,9}", text):
         raise Invalid(f"{shown(text)} is not {what}")
     return int(text)
+
+
+def coordinate(text: str) -> float:
+    """Degrees as written in a cell, with a decimal point or a decimal comma ("57,7089")."""
+    if not re.fullmatch(r"[+-]?\d{1,3}(?:[.,]\d+)?", text):
+        raise Invalid(f"{shown(text)} is not a coordinate in degrees (e.g. 57.7089)")
+    return float(text.replace(",", "."))
+
+
+def row_coordinates(cells: Cells) -> tuple[float, float] | None:
+    """The row's (lat, lon) from the fields "lat" and "lon": both or neither, and in Sweden.
+
+    The caller checks first that the file has both columns or neither.
+    """
+    given = {field: bool(cells.text(field)) for field in ("lat", "lon")}
+    if given["lat"] != given["lon"]:
+        cells.fail("lon" if given["lat"] else "lat", "give both latitude and longitude, or neither")
+        return None
+    lat, lon = cells.parse("lat", coordinate), cells.parse("lon", coordinate)
+    if lat is None or lon is None:
+        return None
+    if not SWEDEN.contains(lat, lon):
+        cells.fail("lat", f"{lat}, {lon} is not in Sweden")
+        return None
+    return (lat, lon)
 
 
 def column_length(attribute: InstrumentedAttribute[Any]) -> int:

@@ -280,6 +280,26 @@ def import_employers(approve: bool, dry_run: bool, file: Path) -> None:
     click.echo(str(report))
 
 
+@import_group.command("schools")
+@click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_schools(dry_run: bool, file: Path) -> None:
+    """Import schools (e.g. from Skolverket's school unit register), updating them by school unit code."""
+    from placement import audit
+    from placement.errors import PlacementError
+    from placement.organisation import school_imports
+
+    app = _app()
+    try:
+        with _transaction(app) as session:
+            report = school_imports.import_schools(
+                session, file.read_bytes(), file.name, actor=audit.CLI, dry_run=dry_run
+            )
+    except PlacementError as exc:
+        _fail(getattr(exc, "problems", [str(exc)]))
+    click.echo(str(report))
+
+
 @main.command()
 @click.option("--limit", type=int, help="Look up at most this many addresses.")
 def geocode(limit: int | None) -> None:

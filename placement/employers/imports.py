@@ -33,7 +33,7 @@ from placement.db import utcnow
 from placement.employers import registry as employers
 from placement.enums import EmployerStatus, GeoStatus, Sector
 from placement.errors import ImportRejected
-from placement.geo import SWEDEN, normalise_address
+from placement.geo import normalise_address
 from placement.import_cells import (
     Cells,
     Column,
@@ -45,6 +45,7 @@ from placement.import_cells import (
     match_columns,
     problem,
     read,
+    row_coordinates,
     shown,
     tags,
     unused,
@@ -177,12 +178,6 @@ def _org_number(text: str) -> str:
         raise Invalid(f"{shown(text)} is not a valid organisation number (its check digit is wrong)") from None
 
 
-def _coordinate(text: str) -> float:
-    if not re.fullmatch(r"[+-]?\d{1,3}(?:[.,]\d+)?", text):
-        raise Invalid(f"{shown(text)} is not a coordinate in degrees (e.g. 57.7089)")
-    return float(text.replace(",", "."))
-
-
 def _min_age(text: str) -> int:
     age = integer(text, "an age")
     if not 12 <= age <= 20:  # offer.min_age_range
@@ -281,7 +276,7 @@ def _offer_row(
     }
     fields |= {field: read() for field, read in optional.items() if field in headers}
     risk_assessed = bool(cells.parse("risk_assessment", _yes_no)) if "risk_assessment" in headers else None
-    coordinates = _row_coordinates(cells)
+    coordinates = row_coordinates(cells)
     places = _row_places(cells, place_columns, periods)
     if not cells.ok:
         return None
@@ -289,20 +284,6 @@ def _offer_row(
     return _OfferRow(
         row.number, org_number, employer_name, workplace_name, address, coordinates, fields, risk_assessed, places
     )
-
-
-def _row_coordinates(cells: Cells) -> tuple[float, float] | None:
-    given = {field: bool(cells.text(field)) for field in ("lat", "lon")}
-    if given["lat"] != given["lon"]:
-        cells.fail("lon" if given["lat"] else "lat", "give both latitude and longitude, or neither")
-        return None
-    lat, lon = cells.parse("lat", _coordinate), cells.parse("lon", _coordinate)
-    if lat is None or lon is None:
-        return None
-    if not SWEDEN.contains(lat, lon):
-        cells.fail("lat", f"{lat}, {lon} is not in Sweden")
-        return None
-    return (lat, lon)
 
 
 def _row_places(
