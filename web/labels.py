@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from placement.cohorts.for_school import PupilStatus
 from placement.enums import AssignmentStatus, Gender, JobRunState, JobState, MailState, RoundStatus, Sector
+from placement.organisation.invitations import State as InvitationState
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 
@@ -307,6 +308,15 @@ PLACEMENTS_SHEET = _l("Placeringar")
 PUPILS_SHEET = _l("Elever")
 
 
+#: An invitation's state as the lists of people show it.
+INVITATION_STATES = {
+    InvitationState.PENDING: _l("väntar på svar"),
+    InvitationState.ACCEPTED: _l("mottagen"),
+    InvitationState.WITHDRAWN: _l("återkallad"),
+    InvitationState.EXPIRED: _l("har gått ut"),
+}
+
+
 def headers(columns: Sequence[str], labels: Mapping[str, Any]) -> list[str]:
     """The headers of ``columns`` in the user's language."""
     return [str(labels[column]) for column in columns]
@@ -320,6 +330,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(sector_label, "sector_label")
     app.add_template_filter(lambda s: Markup.escape(str(PUPIL_STATUSES[PupilStatus(s)])), "pupil_status")
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(lambda s: Markup.escape(str(INVITATION_STATES[InvitationState(s)])), "invitation_state")
     app.add_template_filter(percent, "percent")
     app.add_template_filter(group_label, "group_label")
     app.add_template_filter(points, "points")

@@ -27,16 +27,17 @@ from sqlalchemy.orm import Session, selectinload
 from placement import audit, validation
 from placement.employers import offers
 from placement.enums import EmployerStatus, OfferKind, OfferStatus, Sector
-from placement.errors import NotFound, ValidationError
+from placement.errors import Conflict, NotFound, ValidationError
 from placement.models import (
     Employer,
     EmployerMembership,
+    Invitation,
     Offer,
     OfferCapacity,
     User,
     Workplace,
 )
-from placement.organisation import season
+from placement.organisation import invitations, season
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +236,45 @@ def _extra_fields(title: str, hours: str | None, bring: str | None) -> dict[str,
 
 
 # --- feedback --------------------------------------------------------------------------------------------------------
+
+
+# --- colleagues ------------------------------------------------------------------------------------------------------
+
+
+def colleagues(session: Session, user: User, employer_id: int) -> tuple[list[User], list[Invitation]]:
+    """The contacts of one of the user's employers, and the invitations to it (newest first)."""
+    target = invitations.Target.employer_contact(own_employer(session, user, employer_id))
+    return invitations.members_of(session, target), invitations.invitations_to(session, target)
+
+
+def invite_colleague(
+    session: Session, user: User, employer_id: int, *, email: str, name: str, secret_key: str, base_url: str
+) -> Invitation:
+    """Invite a colleague to one of the user's employers (mailed at once)."""
+    target = invitations.Target.employer_contact(own_employer(session, user, employer_id))
+    return invitations.invite(
+        session, target, email=email, name=name, invited_by=user, secret_key=secret_key, base_url=base_url
+    )
+
+
+def own_invitation(session: Session, user: User, invitation_id: int) -> Invitation:
+    """An invitation to one of the user's employers, or NotFound."""
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.employer_id is None or not _is_member(session, user, invitation.employer_id):
+        raise NotFound(f"invitation {invitation_id}: not found")
+    return invitation
+
+
+def remove_colleague(session: Session, user: User, employer_id: int, member_id: int) -> None:
+    """Take a colleague off one of the user's employers; their sessions end.  Nobody removes themselves."""
+    own_employer(session, user, employer_id)
+    membership = session.scalar(
+        select(EmployerMembership).where(
+            EmployerMembership.employer_id == employer_id, EmployerMembership.user_id == member_id
+        )
+    )
+    if membership is None:
+        raise NotFound(f"employer {employer_id}: contact {member_id} not found")
+    if member_id == user.id:
+        raise Conflict(f"employer {employer_id}: you cannot remove yourself; ask a colleague or the coordinator")
+    invitations.remove_employer_member(session, membership, actor=audit.Actor.of(user))

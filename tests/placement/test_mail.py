@@ -691,3 +691,27 @@ def test_an_invitation_says_what_the_invited_person_will_be(role: str, locale: s
     assert words in body
     assert "Kim Samordnare" in body
     assert ("72 timmar" if locale == "sv" else "72 hours") in body
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject", "words"),
+    [
+        (
+            "sv",
+            "Inbjudan till PRAO-samordningen",
+            "Samordningen har bjudit in dig till PRAO-samordningen som samordnare för hela regionen.",
+        ),
+        (
+            "en",
+            "Invitation to the PRAO coordination",
+            "The coordination team has invited you to the PRAO coordination as a coordinator for the whole region.",
+        ),
+    ],
+)
+def test_an_invitation_to_coordinate_the_whole_region_without_an_inviter_reads_well(
+    locale: str, subject: str, words: str
+) -> None:
+    context = {**SAMPLES["invitation"], "role": "coordinator", "organisation": "", "inviter": ""}
+    rendered_subject, body = mail.render("invitation", locale, context)
+    assert rendered_subject == subject
+    assert words in body

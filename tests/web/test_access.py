@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -46,7 +47,7 @@ from placement import models as m
 from placement.cohorts import login_codes
 from placement.db import utcnow
 from placement.enums import MailState, OfferStatus, Role, Sector
-from placement.organisation import accounts
+from placement.organisation import accounts, invitations
 from placement.rounds import assignments, solving
 from placement.rounds.setup import create_round
 from tests import factories as f
@@ -69,6 +70,7 @@ PUBLIC_ENDPOINTS = {
     "auth.login": "the login page for staff, employers and coordinators",
     "auth.forgot_password": "asks for a reset link; answers the same whether or not the address has an account",
     "auth.set_password": "a signed, expiring, single-use link is the credential (tested in test_first_coordinator.py)",
+    "auth.invitation": "a signed, expiring, single-use invitation link is the credential (test_invitations.py)",
 }
 PUBLIC_PREFIXES = {
     "/pupil-login": "pupils log in with their personal code",
@@ -101,15 +103,17 @@ PARAM_KINDS = {
     "outbox": "message",
     "period": "period",
     "user": "user",
-    "contact": "user",
     "member": "user",
-    "staff": "user",
+    "staff": "staff",
+    "contact": "contact",
+    "coordinator": "coordinator",
+    "invitation": "invitation",
 }
 #: Objects every user of the role may see whoever owns them: the round and its
 #: periods are region-wide; pupils and school staff browse every employer's offers.
 SHARED_KINDS = {
     Role.COORDINATOR: {"round", "period", "pupil", "assignment", "school", "class", "employer", "workplace"}
-    | {"offer", "message", "user"},
+    | {"offer", "message", "user", "staff", "contact", "coordinator", "invitation"},
     Role.SCHOOL_STAFF: {"round", "period", "offer", "employer", "workplace"},
     Role.EMPLOYER_CONTACT: {"round", "period"},
     Role.PUPIL: {"round", "period", "offer", "employer", "workplace"},
@@ -144,6 +148,10 @@ class Tenant:
     pupil_user: m.User
     assignments: list[m.Assignment]
     message: m.OutboxMessage
+    #: A second coordinator, and invitations to the school and to the employer.
+    coordinator: m.User
+    school_invitation: m.Invitation
+    employer_invitation: m.Invitation
 
     def ids(self, allocation_round: m.AllocationRound, role: Role | None) -> dict[str, int]:
         user = {Role.SCHOOL_STAFF: self.staff, Role.EMPLOYER_CONTACT: self.contact, Role.PUPIL: self.pupil_user}
@@ -159,6 +167,10 @@ class Tenant:
             "offer": self.offer.id,
             "message": self.message.id,
             "user": user.get(role, self.staff).id if role else self.staff.id,
+            "staff": self.staff.id,
+            "contact": self.contact.id,
+            "coordinator": self.coordinator.id,
+            "invitation": (self.employer_invitation if role is Role.EMPLOYER_CONTACT else self.school_invitation).id,
         }
 
 
@@ -200,7 +212,15 @@ def _tenant(session: Session, name: str, coordinator: m.User) -> Tenant:
         sent_at=utcnow(),
     )
     session.add(message)
+    colleague = f.user(session, Role.COORDINATOR, display_name=f"Samordnare {name}")
     session.flush()
+    invite = functools.partial(
+        invitations.invite, session, invited_by=coordinator, secret_key="access", base_url="http://localhost"
+    )
+    school_invitation = invite(invitations.Target.school_staff(school), email=f"ny-{name}@skola.example", name="Ny")
+    employer_invitation = invite(
+        invitations.Target.employer_contact(employer), email=f"ny-{name}@ab.example", name="Ny"
+    )
     return Tenant(
         name=name,
         period=period,
@@ -215,6 +235,9 @@ def _tenant(session: Session, name: str, coordinator: m.User) -> Tenant:
         pupil_user=login_codes.pupil_account(session, pupils[0]),
         assignments=[],
         message=message,
+        coordinator=colleague,
+        school_invitation=school_invitation,
+        employer_invitation=employer_invitation,
     )
 
 

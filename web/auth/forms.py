@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from placement.organisation import accounts
@@ -36,3 +36,16 @@ def _stripped(value: str | None) -> str | None:
 class ForgotPasswordForm(FlaskForm):
     email = EmailField(_l("E-post"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_stripped])
     submit = SubmitField(_l("Skicka en länk"))
+
+
+class AcceptInvitationForm(SetPasswordForm):
+    """Accepting an invitation without an account: the name others see, and a password."""
+
+    name = StringField(_l("Ditt namn"), validators=[DataRequired(), Length(max=200)], filters=[_stripped])
+    submit = SubmitField(_l("Skapa kontot"))
+
+
+class JoinForm(FlaskForm):
+    """Accepting an invitation with the account one is logged in with."""
+
+    submit = SubmitField(_l("Ta emot inbjudan"))

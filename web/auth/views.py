@@ -6,10 +6,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from placement.employers import registration
-from placement.errors import ValidationError
-from placement.organisation import accounts, password_links
+from placement.errors import Conflict, ValidationError
+from placement.organisation import accounts, invitations, password_links
 from web.auth import bp
-from web.auth.forms import ForgotPasswordForm, LoginForm, LogoutForm, SetPasswordForm
+from web.auth.forms import (
+    AcceptInvitationForm,
+    ForgotPasswordForm,
+    JoinForm,
+    LoginForm,
+    LogoutForm,
+    SetPasswordForm,
+)
 from web.extensions import db
 from web.redirects import local_path
 
@@ -140,3 +147,56 @@ def set_password(token: str) -> ResponseReturnValue:
         return redirect(url_for("auth.login"))
     status = 400 if form.errors else 200
     return render_template("auth/set_password.html", form=form, email=user.email), status
+
+
+def _log_in_fresh(user: object) -> None:
+    lang = session.get("lang")
+    session.clear()  # a fresh session on login (no fixation)
+    if lang:
+        session["lang"] = lang
+    login_user(user)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> ResponseReturnValue:
+    """Where an invitation's link leads: create the account, or join with the one the address has."""
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        invited = invitations.invitation_for(db, token, secret_key=secret)
+    except ValidationError:
+        db.rollback()
+        return render_template("auth/invitation_expired.html", days=invitations.MAX_AGE.days), 410
+    organisation = invitations.target_of(invited).organisation
+    account = invitations.account_of(db, invited)
+    if account is not None:
+        mine = current_user.is_authenticated and current_user.id == account.id
+        form = JoinForm()
+        if mine and form.validate_on_submit():
+            try:
+                invitations.accept_existing(db, token, current_user._get_current_object(), secret_key=secret)
+            except Conflict:
+                db.rollback()
+                flash(_("Adressen har redan ett konto av ett annat slag. Kontakta samordningen."), "error")
+                return render_template(
+                    "auth/invitation_join.html", invited=invited, organisation=organisation, form=None, mine=mine
+                ), 409
+            db.commit()
+            flash(_("Inbjudan är mottagen."), "info")
+            return redirect(url_for("main.index"))
+        page = render_template(
+            "auth/invitation_join.html", invited=invited, organisation=organisation, form=form, mine=mine
+        )
+        return page, 400 if form.errors else 200
+    form = AcceptInvitationForm()
+    if request.method == "GET":
+        form.name.data = invited.name
+    if form.validate_on_submit():
+        user = invitations.accept_new(
+            db, token, secret_key=secret, name=form.name.data or "", password=form.password.data or ""
+        )
+        db.commit()
+        _log_in_fresh(user)
+        flash(_("Välkommen! Ditt konto är klart och du är inloggad."), "info")
+        return redirect(url_for("main.index"))
+    page = render_template("auth/invitation.html", invited=invited, organisation=organisation, form=form)
+    return page, 400 if form.errors else 200

@@ -21,10 +21,11 @@ from placement.employers import for_employer as scope
 from placement.employers import offers
 from placement.employers import registry as employers
 from placement.models import Offer, User, Workplace
-from placement.organisation import season
+from placement.organisation import invitations, season
 from placement.reports import for_employer as employer_reports
 from placement.rounds import answers
 from placement.rounds import for_employer as own_placements
+from web import people
 from web.employer import bp
 from web.employer.forms import DeclineForm, FeedbackForm, OfferForm, WithdrawForm, WorkplaceForm, offer_form
 from web.extensions import db
@@ -104,6 +105,81 @@ def feedback(assignment_id: int) -> ResponseReturnValue:
 @bp.get("/organisation")
 def organisation() -> ResponseReturnValue:
     return render_template("employer/organisation.html", employers=scope.own_employers(db, _user()))
+
+
+# --- colleagues ------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/colleagues")
+def colleagues() -> ResponseReturnValue:
+    """The contacts of the user's employers, the invitations to them, and a form to invite a colleague to each."""
+    places = []
+    for employer in scope.own_employers(db, _user()):
+        members, sent = scope.colleagues(db, _user(), employer.id)
+        places.append((employer, members, sent, people.states(sent)))
+    return render_template(
+        "employer/colleagues.html", places=places, form=people.InviteForm(), days=invitations.MAX_AGE.days
+    )
+
+
+@bp.post("/employers/<int:employer_id>/invitations")
+def invite(employer_id: int) -> ResponseReturnValue:
+    form = people.InviteForm()
+    scope.own_employer(db, _user(), employer_id)
+    if form.validate_on_submit():
+        invitation = scope.invite_colleague(
+            db,
+            _user(),
+            employer_id,
+            email=form.email.data or "",
+            name=form.name.data or "",
+            secret_key=current_app.config["SECRET_KEY"],
+            base_url=current_app.config["BASE_URL"],
+        )
+        db.commit()
+        flash(_("Inbjudan till %(email)s är skickad.", email=invitation.email), "info")
+    else:
+        for name, errors in form.errors.items():
+            for error in errors:
+                flash(f"{getattr(form, name).label.text}: {error}", "error")
+    return redirect(url_for(".colleagues"))
+
+
+@bp.post("/invitations/<int:invitation_id>/resend")
+def resend_invitation(invitation_id: int) -> ResponseReturnValue:
+    invitation = scope.own_invitation(db, _user(), invitation_id)
+    if FlaskForm().validate_on_submit():
+        invitations.resend(
+            db,
+            invitation,
+            actor=_actor(),
+            secret_key=current_app.config["SECRET_KEY"],
+            base_url=current_app.config["BASE_URL"],
+        )
+        db.commit()
+        flash(
+            _("Inbjudan till %(email)s är skickad igen; den förra länken slutar gälla.", email=invitation.email), "info"
+        )
+    return redirect(url_for(".colleagues"))
+
+
+@bp.post("/invitations/<int:invitation_id>/withdraw")
+def withdraw_invitation(invitation_id: int) -> ResponseReturnValue:
+    invitation = scope.own_invitation(db, _user(), invitation_id)
+    if FlaskForm().validate_on_submit():
+        invitations.withdraw(db, invitation, actor=_actor())
+        db.commit()
+        flash(_("Inbjudan till %(email)s är återkallad.", email=invitation.email), "info")
+    return redirect(url_for(".colleagues"))
+
+
+@bp.post("/employers/<int:employer_id>/contacts/<int:contact_id>/remove")
+def remove_colleague(employer_id: int, contact_id: int) -> ResponseReturnValue:
+    if FlaskForm().validate_on_submit():
+        scope.remove_colleague(db, _user(), employer_id, contact_id)
+        db.commit()
+        flash(_("Personen är borttagen som kontaktperson och utloggad."), "info")
+    return redirect(url_for(".colleagues"))
 
 
 def _workplace_form(obj: Workplace | None = None) -> WorkplaceForm:

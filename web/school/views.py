@@ -27,10 +27,11 @@ from placement.cohorts.for_school import PupilStatus
 from placement.cohorts.self_arranged import SelfArranged
 from placement.errors import ImportRejected, NotFound
 from placement.models import User
-from placement.organisation import season
+from placement.organisation import for_school as school_staff
+from placement.organisation import invitations, season
 from placement.organisation.for_school import class_for, school_for, schools_of
 from placement.reports import for_school as school_status
-from web import labels
+from web import labels, people
 from web.extensions import db
 from web.labels import sector_label
 from web.school import bp
@@ -355,6 +356,77 @@ def revoke_pupil_code(pupil_id: int) -> ResponseReturnValue:
     db.commit()
     flash(_("Koden är återkallad och slutar gälla direkt."), "info")
     return _to_pupil(pupil_id, "code")
+
+
+# --- colleagues --------------------------------------------------------------------------------------------------
+
+
+@bp.get("/staff")
+def staff() -> ResponseReturnValue:
+    """The staff of the user's schools, the invitations to them, and a form to invite a colleague to each."""
+    places = []
+    for school in schools_of(db, _user()):
+        members, sent = school_staff.colleagues(db, _user(), school.id)
+        places.append((school, members, sent, people.states(sent)))
+    return render_template("school/staff.html", places=places, form=people.InviteForm(), days=invitations.MAX_AGE.days)
+
+
+@bp.post("/schools/<int:school_id>/invitations")
+def invite(school_id: int) -> ResponseReturnValue:
+    form = people.InviteForm()
+    school_for(db, _user(), school_id)
+    if not form.validate_on_submit():
+        _form_problems(form)
+        return redirect(url_for(".staff"))
+    invitation = school_staff.invite_colleague(
+        db,
+        _user(),
+        school_id,
+        email=form.email.data or "",
+        name=form.name.data or "",
+        secret_key=current_app.config["SECRET_KEY"],
+        base_url=current_app.config["BASE_URL"],
+    )
+    db.commit()
+    flash(_("Inbjudan till %(email)s är skickad.", email=invitation.email), "info")
+    return redirect(url_for(".staff"))
+
+
+@bp.post("/invitations/<int:invitation_id>/resend")
+def resend_invitation(invitation_id: int) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    invitation = school_staff.own_invitation(db, _user(), invitation_id)
+    invitations.resend(
+        db,
+        invitation,
+        actor=_actor(),
+        secret_key=current_app.config["SECRET_KEY"],
+        base_url=current_app.config["BASE_URL"],
+    )
+    db.commit()
+    flash(_("Inbjudan till %(email)s är skickad igen; den förra länken slutar gälla.", email=invitation.email), "info")
+    return redirect(url_for(".staff"))
+
+
+@bp.post("/invitations/<int:invitation_id>/withdraw")
+def withdraw_invitation(invitation_id: int) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    invitation = invitations.withdraw(db, school_staff.own_invitation(db, _user(), invitation_id), actor=_actor())
+    db.commit()
+    flash(_("Inbjudan till %(email)s är återkallad.", email=invitation.email), "info")
+    return redirect(url_for(".staff"))
+
+
+@bp.post("/schools/<int:school_id>/staff/<int:staff_id>/remove")
+def remove_colleague(school_id: int, staff_id: int) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    school_staff.remove_colleague(db, _user(), school_id, staff_id)
+    db.commit()
+    flash(_("Personen är borttagen från skolan och utloggad."), "info")
+    return redirect(url_for(".staff"))
 
 
 # --- export ------------------------------------------------------------------------------------------------------
