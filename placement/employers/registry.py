@@ -236,13 +236,12 @@ def _review(
     logger.info("Employer %s %s by %s", employer.code, status.value, actor.label)
 
 
-def pending_employers(session: Session) -> list[Employer]:
-    """Employers waiting for review, oldest first."""
-    return list(
-        session.scalars(
-            select(Employer).where(Employer.status == EmployerStatus.PENDING).order_by(Employer.created_at, Employer.id)
-        )
-    )
+def pending_employers(session: Session, municipality_id: int | None = None) -> list[Employer]:
+    """Employers waiting for review, oldest first: all, or those of one municipality."""
+    query = select(Employer).where(Employer.status == EmployerStatus.PENDING)
+    if municipality_id is not None:
+        query = query.where(Employer.municipality_id == municipality_id)
+    return list(session.scalars(query.order_by(Employer.created_at, Employer.id)))
 
 
 # --- workplaces -----------------------------------------------------------------------------------------------------

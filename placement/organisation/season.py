@@ -139,9 +139,12 @@ class SchoolClasses:
     classes: list[SchoolClass]
 
 
-def schools_with_classes(session: Session) -> list[SchoolClasses]:
-    """Every school that has classes, by name, with its classes by name (the season page's class periods)."""
-    schools = {s.id: s for s in session.scalars(select(School).order_by(School.name))}
+def schools_with_classes(session: Session, municipality_id: int | None = None) -> list[SchoolClasses]:
+    """Every school that has classes (of one municipality, or all), by name, with its classes by name."""
+    query = select(School).order_by(School.name)
+    if municipality_id is not None:
+        query = query.where(School.municipality_id == municipality_id)
+    schools = {s.id: s for s in session.scalars(query)}
     grouped: dict[int, list[SchoolClass]] = {}
     for klass in session.scalars(select(SchoolClass).order_by(SchoolClass.school_id, SchoolClass.name)):
         grouped.setdefault(klass.school_id, []).append(klass)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlalchemy.orm import Session
 
 from placement.employers import offers
@@ -169,7 +169,12 @@ def _period_codes(session: Session) -> dict[int, str]:
     return dict(session.execute(statement).all())
 
 
-def pupils_per_school_and_period(session: Session) -> PupilTable:
+def _in(municipality_id: int | None) -> ColumnElement[bool]:
+    """Schools of one municipality, or (None) of the whole region."""
+    return true() if municipality_id is None else School.municipality_id == municipality_id
+
+
+def pupils_per_school_and_period(session: Session, municipality_id: int | None = None) -> PupilTable:
     """Pupils per school and period; pupils of classes without a period are counted under ``NO_PERIOD``."""
     codes = _period_codes(session)
     schools: dict[tuple[str, str, str], dict[str, int]] = {}
@@ -178,6 +183,7 @@ def pupils_per_school_and_period(session: Session) -> PupilTable:
         .join(Municipality, School.municipality_id == Municipality.id)
         .outerjoin(Pupil, Pupil.school_id == School.id)
         .outerjoin(SchoolClass, Pupil.class_id == SchoolClass.id)
+        .where(_in(municipality_id))
         .group_by(School.id, School.code, School.name, Municipality.name, SchoolClass.period_id)
     ):
         counts = schools.setdefault((school, name, municipality), {})
@@ -198,8 +204,12 @@ def pupils_per_school_and_period(session: Session) -> PupilTable:
     return PupilTable(periods, rows, totals, sum(row.total for row in rows))
 
 
-def supply_and_demand(session: Session) -> list[SectorPeriod]:
-    """Places, first choices and all choices for every sector (enum order) and period (by start date)."""
+def supply_and_demand(session: Session, municipality_id: int | None = None) -> list[SectorPeriod]:
+    """Places, first choices and all choices for every sector (enum order) and period (by start date).
+
+    Places are the region's (every municipality's pupils may choose every
+    offer); with ``municipality_id`` the choices are those of its schools' pupils.
+    """
     codes = _period_codes(session)
     places: dict[tuple[Sector, int], int] = {
         (Sector(sector), period_id): int(n or 0)
@@ -223,7 +233,8 @@ def supply_and_demand(session: Session) -> list[SectorPeriod]:
         .join(Offer, Preference.offer_id == Offer.id)
         .join(Pupil, Preference.pupil_id == Pupil.id)
         .join(SchoolClass, Pupil.class_id == SchoolClass.id)
-        .where(SchoolClass.period_id.is_not(None), Pupil.self_arranged_offer_id.is_(None))
+        .join(School, Pupil.school_id == School.id)
+        .where(SchoolClass.period_id.is_not(None), Pupil.self_arranged_offer_id.is_(None), _in(municipality_id))
         .group_by(Offer.sector, SchoolClass.period_id)
     ):
         first[(Sector(sector), period_id)] = int(n_first)
@@ -246,7 +257,7 @@ def oversubscribed(rows: Iterable[SectorPeriod]) -> list[SectorPeriod]:
     return sorted((row for row in rows if row.oversubscribed), key=lambda row: -row.shortfall)
 
 
-def pupils_without_preferences_by_school(session: Session) -> list[SchoolCount]:
+def pupils_without_preferences_by_school(session: Session, municipality_id: int | None = None) -> list[SchoolCount]:
     """Schools with pupils who have a period but neither choices nor a self-arranged placement, the most first."""
     ranked = select(Preference.pupil_id).distinct().subquery()
     waiting = and_(
@@ -263,6 +274,7 @@ def pupils_without_preferences_by_school(session: Session) -> list[SchoolCount]:
             .join(Pupil, Pupil.school_id == School.id)
             .join(SchoolClass, Pupil.class_id == SchoolClass.id)
             .outerjoin(ranked, ranked.c.pupil_id == Pupil.id)
+            .where(_in(municipality_id))
             .group_by(School.id, School.code, School.name, Municipality.name)
             .having(n_waiting > 0)
         )
@@ -314,12 +326,12 @@ def offers_without_risk_assessment(session: Session) -> list[OfferLine]:
     )
 
 
-def planning_overview(session: Session) -> PlanningOverview:
-    """Everything the coordinator's planning page shows."""
+def planning_overview(session: Session, municipality_id: int | None = None) -> PlanningOverview:
+    """Everything the coordinator's planning page shows: of the region, or of one municipality's schools."""
     return PlanningOverview(
-        pupils=pupils_per_school_and_period(session),
-        demand=supply_and_demand(session),
-        without_preferences=pupils_without_preferences_by_school(session),
+        pupils=pupils_per_school_and_period(session, municipality_id),
+        demand=supply_and_demand(session, municipality_id),
+        without_preferences=pupils_without_preferences_by_school(session, municipality_id),
         unchosen=unchosen_offers(session),
         without_risk_assessment=offers_without_risk_assessment(session),
     )

@@ -29,6 +29,7 @@ from placement.db import chunks
 from placement.employers import offers as offer_rules
 from placement.enums import (
     ACTIVE_ASSIGNMENT_STATUSES,
+    HOLDS_PLACE,
     AssignmentStatus,
     OfferKind,
 )
@@ -132,7 +133,8 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
     """Build the round's ``praktik-instance/1`` document from the database.
 
     Pupils are those whose class goes on placement in one of the round's
-    periods.  Offers are the active catalogue offers of approved employers with
+    periods (in a municipality's round, those of its schools only).  Offers
+    are the active catalogue offers of approved employers with
     a confirmed risk assessment and places in those periods, plus the
     self-arranged offers of the round's pupils.  A pupil's preference for an
     offer that is left out is dropped and reported in ``notes``.  A pupil
@@ -143,6 +145,8 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
     previous result (:func:`previous_result`) the solver tries to keep.  Offers
     that declined a pupil are the pupil's ``excluded_offers``; pupils the
     coordinator places by hand are left out unless they hold a locked placement.
+    An offer's capacity is what is left once the places held by pupils outside
+    the instance (another municipality's round, say) are taken off.
     """
     periods = {p.id: p for p in allocation_round.periods}
     if not periods:
@@ -150,13 +154,18 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
     notes: list[str] = []
     problems: list[str] = []
 
+    in_scope = (
+        select(Pupil).join(SchoolClass, Pupil.class_id == SchoolClass.id).where(SchoolClass.period_id.in_(periods))
+    )
+    if allocation_round.municipality_id is not None:
+        in_scope = in_scope.join(School, Pupil.school_id == School.id).where(
+            School.municipality_id == allocation_round.municipality_id
+        )
     pupils = list(
         session.scalars(
-            select(Pupil)
-            .join(SchoolClass, Pupil.class_id == SchoolClass.id)
-            .where(SchoolClass.period_id.in_(periods))
-            .options(selectinload(Pupil.school_class), selectinload(Pupil.self_arranged_offer))
-            .order_by(Pupil.id)
+            in_scope.options(selectinload(Pupil.school_class), selectinload(Pupil.self_arranged_offer)).order_by(
+                Pupil.id
+            )
         )
     )
     pupil_ids = [p.id for p in pupils]
@@ -249,6 +258,7 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
     if problems:
         raise ValidationError(problems)
 
+    taken_elsewhere = _places_held_outside(session, allocation_round, set(pupil_ids), set(offers))
     excluded_codes = {
         o.id: o.code
         for o in session.scalars(select(Offer).where(Offer.id.in_({i for ids in declined.values() for i in ids})))
@@ -295,7 +305,7 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
             for s in schools.values()
         ],
         "offers": [
-            _offer_document(offer, periods, stand_in.get(offer.id))
+            _offer_document(offer, periods, stand_in.get(offer.id), taken_elsewhere)
             for offer in sorted(offers.values(), key=lambda o: o.code)
         ],
         "students": students,
@@ -304,10 +314,39 @@ def build_instance(session: Session, allocation_round: AllocationRound, *, incre
     return InstanceBuild(instance=instance, notes=notes)
 
 
+def _places_held_outside(
+    session: Session, allocation_round: AllocationRound, pupil_ids: set[int], offer_ids: set[int]
+) -> dict[tuple[int, int], int]:
+    """Places of the offers in the round's periods held by other rounds' pupils who are not in this instance.
+
+    (offer id, period id) -> count.  In a region-wide round every pupil of
+    the periods is in the instance, so this is empty; a municipality's round
+    leaves the places of other municipalities' pupils alone.
+    """
+    held: dict[tuple[int, int], int] = defaultdict(int)
+    for chunk in chunks(sorted(offer_ids)):
+        rows = session.execute(
+            select(Assignment.offer_id, Assignment.period_id, Assignment.pupil_id).where(
+                Assignment.offer_id.in_(chunk),
+                Assignment.period_id.in_([p.id for p in allocation_round.periods]),
+                Assignment.round_id != allocation_round.id,
+                Assignment.status.in_(HOLDS_PLACE),
+            )
+        )
+        for offer_id, period_id, pupil_id in rows:
+            if pupil_id not in pupil_ids:
+                held[(offer_id, period_id)] += 1
+    return held
+
+
 def _offer_document(
-    offer: Offer, periods: dict[int, Period], location: tuple[float, float] | None = None
+    offer: Offer,
+    periods: dict[int, Period],
+    location: tuple[float, float] | None = None,
+    taken: dict[tuple[int, int], int] | None = None,
 ) -> dict[str, Any]:
     lat, lon = location or (offer.workplace.lat, offer.workplace.lon)
+    taken = taken or {}
     document: dict[str, Any] = {
         "id": offer.code,
         "employer": offer.employer.code,
@@ -315,7 +354,11 @@ def _offer_document(
         "sector": offer.sector.value,
         "lat": lat,
         "lon": lon,
-        "capacity": {periods[c.period_id].code: c.places for c in offer.capacities if c.period_id in periods},
+        "capacity": {
+            periods[c.period_id].code: max(0, c.places - taken.get((offer.id, c.period_id), 0))
+            for c in offer.capacities
+            if c.period_id in periods
+        },
     }
     if offer.min_age is not None:
         document["min_age"] = offer.min_age

@@ -200,7 +200,9 @@ def create_round(
     *,
     actor: audit.Actor,
     policy: dict[str, Any] | None = None,
+    municipality_id: int | None = None,
 ) -> AllocationRound:
+    """A draft round over the periods ``period_codes``: of the whole region, or of one municipality's schools."""
     codes = list(period_codes)
     periods = list(session.scalars(select(Period).where(Period.code.in_(codes))))
     missing = sorted(set(codes) - {p.code for p in periods})
@@ -215,7 +217,7 @@ def create_round(
     problems = policy_problems(f'round "{clean_name}"', merged)
     if problems:
         raise ValidationError(problems)
-    allocation_round = AllocationRound(name=clean_name, periods=periods, policy=merged)
+    allocation_round = AllocationRound(name=clean_name, periods=periods, policy=merged, municipality_id=municipality_id)
     allocation_round.created_by_id = actor.user_id
     session.add(allocation_round)
     session.flush()
@@ -225,7 +227,12 @@ def create_round(
         "round.create",
         "allocation_round",
         allocation_round.id,
-        after={"name": name, "periods": sorted(codes), "policy": allocation_round.policy},
+        after={
+            "name": name,
+            "periods": sorted(codes),
+            "policy": allocation_round.policy,
+            "municipality": municipality_id,
+        },
     )
     logger.info("Round %s (%s) created by %s", allocation_round.id, name, actor.label)
     return allocation_round

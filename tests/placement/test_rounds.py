@@ -213,3 +213,39 @@ def test_the_placement_in_force_counts_over_a_pending_change(db_session: Session
         moved.id: bridge.Held(offers[0].code, 2, AssignmentStatus.CONFIRMED),
         proposed.id: bridge.Held(offers[1].code, 3, AssignmentStatus.PROPOSED),
     }
+
+
+def test_a_municipality_round_places_its_own_pupils_and_leaves_places_others_hold(db_session: Session) -> None:
+    actor = audit.Actor("test")
+    period = f.period(db_session, code="mun-w1")
+    ale, kungalv = f.municipality(db_session, name="Ale"), f.municipality(db_session, name="Kungälv")
+    pupils = {}
+    for place in (ale, kungalv):
+        klass = f.school_class(db_session, school=f.school(db_session, municipality=place), period=period)
+        pupils[place.name] = [f.pupil(db_session, school_class=klass) for _ in range(2)]
+    offer = f.offer(db_session, places={period: 3}, risk_assessment_confirmed_at=f.RISK_CONFIRMED)
+    # Kungälv's round has placed one of its pupils at the offer already (proposed, not yet published).
+    theirs = rounds.create_round(db_session, "Kungälv", ["mun-w1"], actor=actor, municipality_id=kungalv.id)
+    db_session.add(
+        m.Assignment(
+            round_id=theirs.id,
+            pupil=pupils["Kungälv"][0],
+            offer=offer,
+            period=period,
+            status=AssignmentStatus.PROPOSED,
+        )
+    )
+    db_session.flush()
+
+    own = rounds.create_round(db_session, "Ale", ["mun-w1"], actor=actor, municipality_id=ale.id)
+    instance = bridge.build_instance(db_session, own).instance
+    assert {s["id"] for s in instance["students"]} == {bridge.student_id(p.id) for p in pupils["Ale"]}
+    [document] = [o for o in instance["offers"] if o["id"] == offer.code]
+    assert document["capacity"] == {"mun-w1": 2}  # the place Kungälv's pupil holds is not offered again
+
+    region = rounds.create_round(db_session, "Regionen", ["mun-w1"], actor=actor)
+    whole = bridge.build_instance(db_session, region).instance
+    assert len(whole["students"]) == 4
+    [document] = [o for o in whole["offers"] if o["id"] == offer.code]
+    # The region's round plans every pupil of the period, that one too: all three places are its to give.
+    assert document["capacity"] == {"mun-w1": 3}

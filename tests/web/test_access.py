@@ -181,7 +181,7 @@ def _tenant(session: Session, name: str, coordinator: m.User) -> Tenant:
     pupils = [f.pupil(session, school_class=klass, first_name=first, last_name=last) for first, last in NAMES[name]]
     staff = f.user(session, Role.SCHOOL_STAFF, display_name=f"Syv {name}")
     session.add(m.SchoolMembership(user=staff, school=school))
-    employer = f.employer(session, name=f"Arbetsgivare {name} AB")
+    employer = f.employer(session, name=f"Arbetsgivare {name} AB", municipality=school.municipality)
     workplace = f.workplace(session, employer=employer, name=f"Arbetsplats {name}")
     offer = f.offer(
         session,
@@ -212,7 +212,9 @@ def _tenant(session: Session, name: str, coordinator: m.User) -> Tenant:
         sent_at=utcnow(),
     )
     session.add(message)
-    colleague = f.user(session, Role.COORDINATOR, display_name=f"Samordnare {name}")
+    colleague = f.user(
+        session, Role.COORDINATOR, display_name=f"Samordnare {name}", municipality_id=school.municipality_id
+    )
     session.flush()
     invite = functools.partial(
         invitations.invite, session, invited_by=coordinator, secret_key="access", base_url="http://localhost"
@@ -247,6 +249,9 @@ class World:
     allocation_round: m.AllocationRound
     a: Tenant
     b: Tenant
+    #: Each tenant's municipality's own round (a draft over its period).
+    round_a: m.AllocationRound
+    round_b: m.AllocationRound
 
     def user(self, role: Role) -> m.User:
         return {
@@ -288,7 +293,17 @@ def build_world(session: Session) -> World:
         tenant.pupils = placed + [p for p in tenant.pupils if p not in placed]
         tenant.pupil_user = login_codes.pupil_account(session, tenant.pupils[0])
         assert len(placed) == 2, tenant
-    return World(coordinator, allocation_round, a, b)
+    own_rounds = [
+        create_round(
+            session,
+            f"Kommunens omgång {tenant.name}",
+            [tenant.period.code],
+            actor=actor,
+            municipality_id=tenant.school.municipality_id,
+        )
+        for tenant in (a, b)
+    ]
+    return World(coordinator, allocation_round, a, b, *own_rounds)
 
 
 # --- logging in ------------------------------------------------------------------------------------------------------
@@ -508,6 +523,82 @@ def test_every_route_refuses_other_roles_and_tenants(app: Flask, db_session: Ses
                 if word in text:
                     failures.append(f"{url} as {role.value} shows the name {word!r} of a pupil it must not see")
 
+    assert not failures, "\n".join(failures)
+
+
+#: Coordinator pages that act for the whole region: a coordinator of one municipality gets 404 there.
+REGIONAL_ONLY = {
+    "coordinator.add_period",
+    "coordinator.save_window",
+    "coordinator.scheduler_page",
+    "coordinator.resend_message",
+}
+
+
+def test_a_coordinator_of_one_municipality_reaches_its_own_records_and_nothing_of_another(
+    app: Flask, db_session: Session
+) -> None:
+    """Every coordinator route as tenant A's municipality's coordinator: B's ids and the region's pages are 404."""
+    world = build_world(db_session)
+    app.config["SOLVE_LAUNCHER"] = lambda job_id: None
+    for tenant in (world.a, world.b):  # a third place, for the pupil the region's round left without one
+        tenant.offer.capacities[0].places = 3
+    db_session.flush()
+    for own_round in (world.round_a, world.round_b):  # solved, so that its pupils' and files' pages exist
+        actor = audit.Actor.of(world.coordinator)
+        build = solving.begin_solve(db_session, own_round.id, actor=actor)
+        result = solver.solve(solver.load_instance(build.instance), seed=0)
+        solving.finish_solve(db_session, own_round.id, build.instance, result.to_dict(), actor=actor)
+    own = world.a.coordinator
+    accounts.set_password(own, PASSWORD)
+    db_session.flush()
+    client = log_in(app, own)
+    token = _page_token(client)
+    ids = {
+        tenant: {
+            **tenant_world.ids(round_, Role.COORDINATOR),
+            "coordinator": tenant_world.coordinator.id,
+            "pupil": tenant_world.pupils[2].id,  # the pupil the municipality's own round placed
+        }
+        for tenant, tenant_world, round_ in (("A", world.a, world.round_a), ("B", world.b, world.round_b))
+    }
+    ids["A"]["coordinator"] = f.user(
+        db_session, Role.COORDINATOR, municipality_id=world.a.school.municipality_id, display_name="Kollega A"
+    ).id
+    region_round = world.allocation_round.id
+    failures: list[str] = []
+    pages: dict[str, str] = {}
+    coordinator_routes = [r for r in routes(app) if r.role is Role.COORDINATOR]
+    assert coordinator_routes
+    for route in sorted(coordinator_routes, key=lambda r: r.method != "GET"):
+        has_ids = any(conv == "int" for conv, _name in route.params())
+        if route.rule.endpoint in REGIONAL_ONLY:
+            response = request(client, route, route.url(filler(ids["A"])), token)
+            if response.status_code != 404:
+                failures.append(f"{route.label}: the region's page answered {response.status_code}, expected 404")
+            continue
+        if has_ids:
+            for label, fill in (("B's ids", ids["B"]), ("the region's round", {**ids["A"], "round": region_round})):
+                if label == "the region's round" and "round_id" not in route.rule.rule:
+                    continue
+                response = request(client, route, route.url(filler(fill)), token)
+                if response.status_code != 404:
+                    failures.append(f"{route.label} with {label}: {response.status_code}, expected 404")
+        url = route.url(filler(ids["A"]))
+        response = request(client, route, url, token)
+        if route.method == "GET":
+            ok = response.status_code in (200, 409)
+            if response.status_code == 200 and response.mimetype == "text/html":
+                pages[url] = response.get_data(as_text=True)
+        else:
+            ok = response.status_code in (200, 400, 409, 422) or (
+                response.status_code in (302, 303) and not _to_login(response)
+            )
+        if not ok:
+            failures.append(f"{url} [{route.label}] with A's own ids: {response.status_code}")
+    hidden = [world.b.school.name, *(word for p in world.b.pupils for word in (p.first_name, p.last_name))]
+    for url, text in pages.items():
+        failures += [f"{url} shows {word!r} of the other municipality" for word in hidden if word in text]
     assert not failures, "\n".join(failures)
 
 

@@ -22,11 +22,12 @@ from placement.employers import offers as offer_service
 from placement.employers import registry as employers
 from placement.enums import ArtifactKind, MailState, RoundStatus, UnansweredRule
 from placement.mail import outbox as mail
-from placement.models import Employer, School
+from placement.models import User
+from placement.organisation import for_coordinator as organisation_scope
 from placement.organisation import season
 from placement.reports import exports, planning
-from placement.reports import overview as region
 from placement.rounds import assignments, changes, jobs, review, solving
+from placement.rounds import for_coordinator as round_scope
 from placement.rounds import setup as rounds
 from placement.runtime import scheduler, worker
 from web import labels
@@ -56,6 +57,16 @@ def _actor() -> audit.Actor:
     return audit.Actor.of(current_user._get_current_object())
 
 
+def _user() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def _place() -> int | None:
+    """The municipality the coordinator acts for, or None for the whole region."""
+    return organisation_scope.municipality_of(_user())
+
+
 def _form_problems(form: Any) -> None:
     for field, errors in form.errors.items():
         label = getattr(form, field).label.text if hasattr(form, field) else field
@@ -70,10 +81,10 @@ def _form_problems(form: Any) -> None:
 def overview() -> ResponseReturnValue:
     return render_template(
         "coordinator/overview.html",
-        plan=planning.planning_overview(db),
-        pending=employers.pending_employers(db),
+        plan=planning.planning_overview(db, _place()),
+        pending=employers.pending_employers(db, _place()),
         window=season.current_window(db),
-        rounds=rounds.list_rounds(db)[:5],
+        rounds=round_scope.rounds(db, _user())[:5],
         reject_form=RejectForm(),
         action=ActionForm(),
     )
@@ -81,7 +92,7 @@ def overview() -> ResponseReturnValue:
 
 @bp.post("/employers/<int:employer_id>/approve")
 def approve_employer(employer_id: int) -> ResponseReturnValue:
-    employer = db.get(Employer, employer_id) or abort(404)
+    employer = organisation_scope.employer_for(db, _user(), employer_id)
     if ActionForm().validate_on_submit():
         employers.approve_employer(db, employer, actor=_actor())
         db.commit()
@@ -91,7 +102,7 @@ def approve_employer(employer_id: int) -> ResponseReturnValue:
 
 @bp.post("/employers/<int:employer_id>/reject")
 def reject_employer(employer_id: int) -> ResponseReturnValue:
-    employer = db.get(Employer, employer_id) or abort(404)
+    employer = organisation_scope.employer_for(db, _user(), employer_id)
     form = RejectForm()
     if form.validate_on_submit():
         employers.reject_employer(db, employer, form.reason.data or "", actor=_actor())
@@ -113,7 +124,7 @@ def season_page() -> ResponseReturnValue:
         window_form.max_choices.data = window.max_choices
     else:
         window_form.max_choices.data = 8
-    schools = season.schools_with_classes(db)
+    schools = season.schools_with_classes(db, _place())
     return render_template(
         "coordinator/season.html",
         periods=season.periods(db),
@@ -122,6 +133,7 @@ def season_page() -> ResponseReturnValue:
         window_form=window_form,
         schools=[s.school for s in schools],
         classes={s.school.id: s.classes for s in schools},
+        regional=_place() is None,
         action=ActionForm(),
     )
 
@@ -171,7 +183,7 @@ def save_window() -> ResponseReturnValue:
 
 @bp.post("/season/schools/<int:school_id>/classes")
 def save_class_periods(school_id: int) -> ResponseReturnValue:
-    school = db.get(School, school_id) or abort(404)
+    school = organisation_scope.school_for(db, _user(), school_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     chosen = {
@@ -194,7 +206,7 @@ def round_list() -> ResponseReturnValue:
     form.periods.choices = [SelectChoice(p.code, f"{p.name} ({p.code})") for p in season.periods(db)]
     form.fill(rounds.DEFAULT_POLICY)
     form.periods.data = [p.code for p in season.periods(db)]
-    return render_template("coordinator/rounds.html", rounds=rounds.list_rounds(db), form=form)
+    return render_template("coordinator/rounds.html", rounds=round_scope.rounds(db, _user()), form=form)
 
 
 @bp.post("/rounds")
@@ -205,7 +217,12 @@ def create_round() -> ResponseReturnValue:
         _form_problems(form)
         return redirect(url_for(".round_list"))
     allocation_round = rounds.create_round(
-        db, form.name.data or "", form.periods.data or [], actor=_actor(), policy=form.policy()
+        db,
+        form.name.data or "",
+        form.periods.data or [],
+        actor=_actor(),
+        policy=form.policy(),
+        municipality_id=_place(),
     )
     window = season.current_window(db) or season.latest_window(db)
     allocation_round.preference_window_id = window.id if window else None
@@ -215,7 +232,7 @@ def create_round() -> ResponseReturnValue:
 
 @bp.get("/rounds/<int:round_id>")
 def round_page(round_id: int) -> ResponseReturnValue:
-    allocation_round = rounds.get_round(db, round_id)
+    allocation_round = round_scope.round_for(db, _user(), round_id)
     recent = jobs.round_jobs(db, round_id, limit=5)
     db.commit()  # reaping a dead worker is stored
     live = next((j for j in recent if j.state.value in ("queued", "running")), None)
@@ -242,14 +259,14 @@ def round_page(round_id: int) -> ResponseReturnValue:
         publish_form=publish_form,
         run_form=RunForm(),
         action=ActionForm(),
-        schools=region.schools(db),
+        schools=organisation_scope.schools(db, _user()),
         RoundStatus=RoundStatus,
     )
 
 
 @bp.get("/rounds/<int:round_id>/status.json")
 def round_status(round_id: int) -> ResponseReturnValue:
-    allocation_round = rounds.get_round(db, round_id)
+    allocation_round = round_scope.round_for(db, _user(), round_id)
     job = jobs.latest_job(db, round_id)
     db.commit()
     return {"round": allocation_round.status.value, "job": dict(jobs.job_view(job)) if job else None}
@@ -257,7 +274,7 @@ def round_status(round_id: int) -> ResponseReturnValue:
 
 @bp.post("/rounds/<int:round_id>/policy")
 def save_policy(round_id: int) -> ResponseReturnValue:
-    allocation_round = rounds.get_round(db, round_id)
+    allocation_round = round_scope.round_for(db, _user(), round_id)
     form = PolicyForm()
     if form.validate_on_submit():
         rounds.update_policy(db, allocation_round, form.policy(), actor=_actor())
@@ -279,7 +296,7 @@ def _automation_form() -> AutomationForm:
 
 @bp.post("/rounds/<int:round_id>/automation")
 def save_automation(round_id: int) -> ResponseReturnValue:
-    allocation_round = rounds.get_round(db, round_id)
+    allocation_round = round_scope.round_for(db, _user(), round_id)
     form = _automation_form()
     if form.validate_on_submit():
         rounds.update_automation(
@@ -348,7 +365,7 @@ def discard_changes(round_id: int) -> ResponseReturnValue:
 
 @bp.get("/rounds/<int:round_id>/pupils")
 def round_pupils(round_id: int) -> ResponseReturnValue:
-    allocation_round = rounds.get_round(db, round_id)
+    allocation_round = round_scope.round_for(db, _user(), round_id)
     show = request.args.get("show", "all")
     if show not in review.FILTERS:
         show = "all"
@@ -370,7 +387,7 @@ def round_pupils(round_id: int) -> ResponseReturnValue:
 
 @bp.get("/rounds/<int:round_id>/pupils/<int:pupil_id>")
 def round_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
-    allocation_round = rounds.get_round(db, round_id)
+    allocation_round = round_scope.round_for(db, _user(), round_id)
     story = review.pupil_story(db, round_id, pupil_id)
     pupil, _period = assignments.pupil_in(db, allocation_round, pupil_id)
     current = assignments.current(db, round_id, pupil_id)
@@ -449,7 +466,7 @@ def unmanual_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
 def export_placements(round_id: int, fmt: str) -> ResponseReturnValue:
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    allocation_round = rounds.get_round(db, round_id)
+    allocation_round = round_scope.round_for(db, _user(), round_id)
     scope = exports.scope(db, school_code=request.args.get("school"), employer_code=request.args.get("employer"))
     rows = exports.placement_rows(
         db,
@@ -476,7 +493,7 @@ def export_placements(round_id: int, fmt: str) -> ResponseReturnValue:
 def export_artifact(round_id: int, kind: str) -> ResponseReturnValue:
     if kind not in set(ArtifactKind):
         abort(404)
-    rounds.get_round(db, round_id)
+    round_scope.round_for(db, _user(), round_id)
     artifact = solving.latest_artifact(db, round_id, ArtifactKind(kind))
     if artifact is None:
         abort(404)
