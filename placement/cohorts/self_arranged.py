@@ -1,8 +1,13 @@
 """Placements a pupil arranged themselves, entered by their school.
 
-The employer is found by organisation number or registered (pending the
-coordinator's review), the workplace found by address or added, and the
-pupil is locked to a one-place SELF_ARRANGED offer in every round."""
+What the school enters stays the school's: an employer record of its own
+(``Employer.entered_by_school_id``, one per school and organisation number)
+with the workplace and a one-place SELF_ARRANGED offer, never a record
+inside a registered company's organisation, and never one that blocks the
+company's own registration.  The company's contact or a coordinator accepts
+the entry later (``placement.employers.registry.accept_school_entry``), and
+the placement then joins the company's records.  The pupil is locked to the
+offer in every round from the start."""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from placement.models import (
     Offer,
     OfferCapacity,
     Pupil,
+    School,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,11 +59,12 @@ class SelfArranged:
 def register_self_arranged(session: Session, pupil: Pupil, entry: SelfArranged, *, actor: audit.Actor) -> Offer:
     """Record a placement the pupil arranged: a one-place SELF_ARRANGED offer in the class's period.
 
-    The employer is found by organisation number, or registered (pending the
-    coordinator's review, like every new employer); its workplace is found by
-    address or added (located later by the geocoder).  The pupil is then
-    locked to the offer in every round.  Raises ValidationError listing every
-    bad field, Conflict when the pupil already has a placement.
+    The offer belongs to the school's own entry for the organisation number
+    (found or made, pending acceptance); its workplace is found by address or
+    added (located later by the geocoder).  The pupil is then locked to the
+    offer in every round.  Raises ValidationError listing every bad field,
+    Conflict when the pupil already has a placement or a coordinator rejected
+    the organisation.
     """
     label = f"pupil {pupil.id}: self-arranged placement"
     problems: list[str] = []
@@ -92,17 +99,25 @@ def register_self_arranged(session: Session, pupil: Pupil, entry: SelfArranged, 
     if in_force:
         raise Conflict(f"{label}: the pupil holds a placement from a round; the coordinator must withdraw it first")
 
-    employer = session.scalars(select(Employer).where(Employer.org_number == org_number)).first()
+    registered = employers.registered_with(session, org_number)
+    if registered is not None and registered.status is EmployerStatus.REJECTED:
+        raise Conflict(f"{label}: employer {registered.code} was rejected by the coordinator")
+    employer = session.scalar(
+        select(Employer).where(Employer.org_number == org_number, Employer.entered_by_school_id == pupil.school_id)
+    )
     if employer is None:
         employer = codes.EMPLOYERS.add(
             session,
-            lambda code: _new_employer(session, code, name, org_number, pupil.school.municipality_id),
+            lambda code: _new_entry(session, code, name, org_number, pupil.school),
         )
         audit.record(
-            session, actor, "employer.create", "employer", employer.id, after={"code": employer.code, "via": "school"}
+            session,
+            actor,
+            "employer.entry.create",
+            "employer",
+            employer.id,
+            after={"code": employer.code, "school": pupil.school_id},
         )
-    elif employer.status is EmployerStatus.REJECTED:
-        raise Conflict(f"{label}: employer {employer.code} was rejected by the coordinator")
     workplace = next(
         (w for w in employer.workplaces if w.address.casefold() == address.casefold()), None
     ) or employers.add_workplace(session, employer, name=name, address=address, actor=actor)
@@ -143,8 +158,14 @@ def register_self_arranged(session: Session, pupil: Pupil, entry: SelfArranged, 
     return offer
 
 
-def _new_employer(session: Session, code: str, name: str, org_number: str, municipality_id: int) -> Employer:
-    employer = Employer(code=code, name=name, org_number=org_number, municipality_id=municipality_id)
+def _new_entry(session: Session, code: str, name: str, org_number: str, school: School) -> Employer:
+    employer = Employer(
+        code=code,
+        name=name,
+        org_number=org_number,
+        municipality_id=school.municipality_id,
+        entered_by_school=school,
+    )
     session.add(employer)
     return employer
 

@@ -34,6 +34,7 @@ from placement.models import (
     Invitation,
     Offer,
     OfferCapacity,
+    Pupil,
     User,
     Workplace,
 )
@@ -278,3 +279,47 @@ def remove_colleague(session: Session, user: User, employer_id: int, member_id: 
     if member_id == user.id:
         raise Conflict(f"employer {employer_id}: you cannot remove yourself; ask a colleague or the coordinator")
     invitations.remove_employer_member(session, membership, actor=audit.Actor.of(user))
+
+
+# --- schools' entries ------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SchoolEntry:
+    """A placement a pupil arranged with the employer, entered by the pupil's school, waiting to be accepted."""
+
+    entry: Employer
+    employer: Employer
+    offer: Offer
+    school: str
+    pupils: list[str]
+
+
+def school_entries(session: Session, user: User) -> list[SchoolEntry]:
+    """Schools' entries with the organisation number of one of the user's employers, oldest first."""
+    own = {employer.org_number: employer for employer in own_employers(session, user)}
+    if not own:
+        return []
+    entries = session.scalars(
+        select(Employer)
+        .where(Employer.org_number.in_(list(own)), Employer.entered_by_school_id.is_not(None))
+        .options(selectinload(Employer.offers), selectinload(Employer.entered_by_school))
+        .order_by(Employer.created_at, Employer.id)
+    )
+    found = []
+    for entry in entries:
+        for offer in entry.offers:
+            if offer.kind is OfferKind.SELF_ARRANGED and offer.status is OfferStatus.ACTIVE:
+                pupils = session.scalars(select(Pupil).where(Pupil.self_arranged_offer_id == offer.id))
+                school = entry.entered_by_school.name if entry.entered_by_school else ""
+                found.append(SchoolEntry(entry, own[entry.org_number], offer, school, [p.full_name for p in pupils]))
+    return found
+
+
+def own_school_entry(session: Session, user: User, entry_id: int) -> Employer:
+    """A school's entry with the organisation number of one of the user's employers, or NotFound."""
+    entry = session.get(Employer, entry_id)
+    own = {employer.org_number for employer in own_employers(session, user)}
+    if entry is None or entry.entered_by_school_id is None or entry.org_number not in own:
+        raise NotFound(f"school entry {entry_id}: not found")
+    return entry

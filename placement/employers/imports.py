@@ -408,8 +408,10 @@ class _Existing:
     """The database's employers, workplaces and offers that rows of the file name, loaded at once."""
 
     def __init__(self, session: Session, org_numbers: Iterable[str]) -> None:
-        employers = session.scalars(select(Employer).where(Employer.org_number.in_(set(org_numbers))))
-        self.employers = {employer.org_number: employer for employer in employers}
+        found = session.scalars(
+            select(Employer).where(Employer.org_number.in_(set(org_numbers)), employers.registered())
+        )
+        self.employers = {employer.org_number: employer for employer in found}
         org_of = {employer.id: org for org, employer in self.employers.items()}
         workplaces = session.scalars(select(Workplace).where(Workplace.employer_id.in_(org_of)))
         self.workplaces = {_workplace_key(org_of[w.employer_id], w.name, w.address): w for w in workplaces}

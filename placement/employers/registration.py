@@ -76,7 +76,7 @@ def register(
         clean_org = employers.normalise_org_number(org_number)
     except ValidationError:
         clean_org = None  # register_employer reports it with the other problems
-    if clean_org is not None and session.scalar(select(Employer.id).where(Employer.org_number == clean_org)):
+    if clean_org is not None and employers.registered_with(session, clean_org) is not None:
         raise AlreadyRegistered(f"organisation number {clean_org} is already registered")
     owner = session.scalar(select(User).where(func.lower(User.email) == clean_email.lower())) if clean_email else None
     if owner is not None and clean_org is not None:

@@ -17,7 +17,7 @@ import math
 import numbers
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from stdnum import exceptions as stdnum_exceptions
@@ -113,7 +113,7 @@ def register_employer(
     if problems:
         raise ValidationError(problems)
 
-    if session.scalars(select(Employer.id).where(Employer.org_number == clean_org)).first() is not None:
+    if registered_with(session, clean_org) is not None:
         raise Conflict(f"{label}: organisation number {clean_org} is already registered")
     if _email_taken(session, email):
         raise Conflict(f"{label}: the e-mail address {email} already has an account")
@@ -170,8 +170,64 @@ def register_employer(
     return employer, user
 
 
+def registered() -> ColumnElement[bool]:
+    """The condition of registered employers: a school's entry for a self-arranged placement is not one."""
+    return Employer.entered_by_school_id.is_(None)
+
+
+def registered_with(session: Session, org_number: str) -> Employer | None:
+    """The registered employer with this (normalised) organisation number, if any."""
+    return session.scalar(select(Employer).where(Employer.org_number == org_number, registered()))
+
+
+def accept_school_entry(session: Session, entry: Employer, *, actor: audit.Actor) -> Employer:
+    """Accept a school's entry for a self-arranged placement: it joins the company's records.
+
+    When a registered employer has the entry's organisation number, the
+    entry's workplaces and offers move to it and the entry goes; otherwise
+    the entry becomes a registered, approved employer itself.  Returns the
+    employer the placement now belongs to.
+    """
+    if entry.entered_by_school_id is None:
+        raise Conflict(f"employer {entry.code}: is not a school's entry")
+    school_id = entry.entered_by_school_id
+    owner = registered_with(session, entry.org_number)
+    if owner is None:
+        entry.entered_by_school_id = None
+        entry.status = EmployerStatus.APPROVED
+        entry.reviewed_at = utcnow()
+        entry.reviewed_by_id = actor.user_id
+        session.flush()
+        audit.record(session, actor, "employer.entry.adopt", "employer", entry.id, before={"school": school_id})
+        logger.info("School entry %s became employer %s (%s)", entry.id, entry.code, actor.label)
+        return entry
+    moved = [offer.code for offer in entry.offers]
+    for workplace in list(entry.workplaces):
+        workplace.employer = owner
+    for offer in list(entry.offers):
+        offer.employer = owner
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "employer.entry.merge",
+        "employer",
+        owner.id,
+        after={"entry": entry.code, "school": school_id, "offers": moved},
+    )
+    session.delete(entry)
+    session.flush()
+    logger.info("School entry %s merged into employer %s (%s)", entry.code, owner.code, actor.label)
+    return owner
+
+
 def approve_employer(session: Session, employer: Employer, *, actor: audit.Actor) -> Employer:
-    """Approve a PENDING (or earlier REJECTED) employer: its offers may now be shown."""
+    """Approve a PENDING (or earlier REJECTED) employer: its offers may now be shown.
+
+    Approving a school's entry accepts it (:func:`accept_school_entry`) and returns the employer it joined.
+    """
+    if employer.entered_by_school_id is not None:
+        return accept_school_entry(session, employer, actor=actor)
     _review(
         session,
         employer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from placement.db import Base, created_at, enum_column, intpk
@@ -24,14 +24,35 @@ offer_school = Table(
 )
 
 
+#: The employers that are registered: a school's entry for a pupil's self-arranged placement is not one.
+REGISTERED = "entered_by_school_id IS NULL"
+
+
 class Employer(Base):
-    """An organisation offering placements.  Its offers are visible only once approved."""
+    """An organisation offering placements.  Its offers are visible only once approved.
+
+    A school that enters a placement a pupil arranged themselves makes an
+    employer record of its own (``entered_by_school_id``): it stays the
+    school's, outside the company's own records, until the company's contact
+    or a coordinator accepts it, and it never blocks the company's own
+    registration (organisation numbers are unique among registered employers only).
+    """
 
     __tablename__ = "employer"
-    __table_args__ = (UniqueConstraint("org_number", name="uq_employer_org_number"),)
+    __table_args__ = (
+        Index(
+            "uq_employer_org_number",
+            "org_number",
+            unique=True,
+            sqlite_where=text(REGISTERED),
+            postgresql_where=text(REGISTERED),
+        ),
+    )
 
     id: Mapped[intpk]
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id", ondelete="SET NULL"))
+    #: The school whose entry this is, until it is accepted (see the class's docstring).
+    entered_by_school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id", ondelete="RESTRICT"), index=True)
     #: Short id used in instance files, e.g. "E001".
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -46,6 +67,7 @@ class Employer(Base):
     created_at: Mapped[created_at]
 
     municipality: Mapped[Municipality | None] = relationship()
+    entered_by_school: Mapped[School | None] = relationship()
     reviewed_by: Mapped[User | None] = relationship()
     workplaces: Mapped[list[Workplace]] = relationship(back_populates="employer", cascade="all, delete-orphan")
     offers: Mapped[list[Offer]] = relationship(back_populates="employer")
@@ -53,6 +75,10 @@ class Employer(Base):
     @property
     def approved(self) -> bool:
         return self.status is EmployerStatus.APPROVED
+
+    @property
+    def is_school_entry(self) -> bool:
+        return self.entered_by_school_id is not None
 
     def __repr__(self) -> str:
         return f"<Employer {self.code} {self.name!r}>"

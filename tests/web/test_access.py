@@ -46,7 +46,7 @@ from placement import audit
 from placement import models as m
 from placement.cohorts import login_codes
 from placement.db import utcnow
-from placement.enums import MailState, OfferStatus, Role, Sector
+from placement.enums import MailState, OfferKind, OfferStatus, Role, Sector
 from placement.organisation import accounts, invitations
 from placement.rounds import assignments, solving
 from placement.rounds.setup import create_round
@@ -108,12 +108,13 @@ PARAM_KINDS = {
     "contact": "contact",
     "coordinator": "coordinator",
     "invitation": "invitation",
+    "entry": "entry",
 }
 #: Objects every user of the role may see whoever owns them: the round and its
 #: periods are region-wide; pupils and school staff browse every employer's offers.
 SHARED_KINDS = {
     Role.COORDINATOR: {"round", "period", "pupil", "assignment", "school", "class", "employer", "workplace"}
-    | {"offer", "message", "user", "staff", "contact", "coordinator", "invitation"},
+    | {"offer", "message", "user", "staff", "contact", "coordinator", "invitation", "entry"},
     Role.SCHOOL_STAFF: {"round", "period", "offer", "employer", "workplace"},
     Role.EMPLOYER_CONTACT: {"round", "period"},
     Role.PUPIL: {"round", "period", "offer", "employer", "workplace"},
@@ -152,6 +153,8 @@ class Tenant:
     coordinator: m.User
     school_invitation: m.Invitation
     employer_invitation: m.Invitation
+    #: The school's entry for a self-arranged placement at the employer, waiting to be accepted.
+    entry: m.Employer
 
     def ids(self, allocation_round: m.AllocationRound, role: Role | None) -> dict[str, int]:
         user = {Role.SCHOOL_STAFF: self.staff, Role.EMPLOYER_CONTACT: self.contact, Role.PUPIL: self.pupil_user}
@@ -171,6 +174,7 @@ class Tenant:
             "contact": self.contact.id,
             "coordinator": self.coordinator.id,
             "invitation": (self.employer_invitation if role is Role.EMPLOYER_CONTACT else self.school_invitation).id,
+            "entry": self.entry.id,
         }
 
 
@@ -223,6 +227,16 @@ def _tenant(session: Session, name: str, coordinator: m.User) -> Tenant:
     employer_invitation = invite(
         invitations.Target.employer_contact(employer), email=f"ny-{name}@ab.example", name="Ny"
     )
+    entry = f.employer(
+        session, name=f"Skolans uppgift {name}", org_number=employer.org_number, entered_by_school=school
+    )
+    f.offer(
+        session,
+        workplace=f.workplace(session, employer=entry),
+        kind=OfferKind.SELF_ARRANGED,
+        title=f"Egen prao hos {name}",
+        places={period: 1},
+    )
     return Tenant(
         name=name,
         period=period,
@@ -240,6 +254,7 @@ def _tenant(session: Session, name: str, coordinator: m.User) -> Tenant:
         coordinator=colleague,
         school_invitation=school_invitation,
         employer_invitation=employer_invitation,
+        entry=entry,
     )
 
 

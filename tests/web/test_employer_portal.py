@@ -597,3 +597,38 @@ def test_an_employer_never_reaches_another_employers_records(client: FlaskClient
         for secret in ("Greta", "Hemlig", "Konkurrent", "Lagerarbete"):
             assert secret not in page, (path, secret)
     assert "Hugo Egen" in client.get("/employer/").get_data(as_text=True)
+
+
+def test_a_placement_a_school_entered_with_the_employers_number_waits_on_its_page_until_taken_in(
+    client: FlaskClient, db_session: Session
+) -> None:
+    from placement.cohorts import self_arranged
+    from placement.cohorts.self_arranged import SelfArranged
+
+    employer, _user, _workplace = _logged_in_employer(client, db_session, org_number=ORG_NUMBER, name="Bageriet AB")
+    period = f.period(db_session)
+    school = f.school(db_session, name="Ängsskolan")
+    pupil = f.pupil(db_session, school_class=f.school_class(db_session, school=school, period=period))
+    entry = SelfArranged(
+        employer_name="Bageriet",
+        org_number=ORG_NUMBER,
+        address="Bagargatan 3, 424 85 Angered",
+        title="Bagarlärling",
+        sector=Sector.HOSPITALITY,
+        supervisor_name="Greta Mjöl",
+        supervisor_phone="031-12 34 56",
+        risk_assessed=True,
+    )
+    offer = self_arranged.register_self_arranged(db_session, pupil, entry, actor=audit.Actor("skolan"))
+    db_session.commit()
+    # The school's entry is not among the employer's own offers, but waits on its organisation page.
+    assert "Bagarlärling" not in client.get("/employer/offers").get_data(as_text=True)
+    page = client.get("/employer/organisation").get_data(as_text=True)
+    assert "Praoplatser som skolor har lagt in" in page
+    assert pupil.full_name in page
+    assert "Ängsskolan" in page
+    taken = _post(client, f"/employer/entries/{offer.employer_id}/accept", page="/employer/organisation")
+    assert taken.status_code == 302
+    db_session.expire_all()
+    assert db_session.get(m.Offer, offer.id).employer_id == employer.id  # type: ignore[union-attr]
+    assert "Praoplatser som skolor har lagt in" not in client.get("/employer/organisation").get_data(as_text=True)

@@ -94,9 +94,9 @@ def overview() -> ResponseReturnValue:
 def approve_employer(employer_id: int) -> ResponseReturnValue:
     employer = organisation_scope.employer_for(db, _user(), employer_id)
     if ActionForm().validate_on_submit():
-        employers.approve_employer(db, employer, actor=_actor())
+        name = employers.approve_employer(db, employer, actor=_actor()).name  # a school's entry may have merged
         db.commit()
-        flash(_("%(name)s är godkänd; dess erbjudanden kan nu visas för elever.", name=employer.name), "info")
+        flash(_("%(name)s är godkänd; dess erbjudanden kan nu visas för elever.", name=name), "info")
     return redirect(url_for(".overview"))
 
 

@@ -104,7 +104,22 @@ def feedback(assignment_id: int) -> ResponseReturnValue:
 
 @bp.get("/organisation")
 def organisation() -> ResponseReturnValue:
-    return render_template("employer/organisation.html", employers=scope.own_employers(db, _user()))
+    return render_template(
+        "employer/organisation.html",
+        employers=scope.own_employers(db, _user()),
+        entries=scope.school_entries(db, _user()),
+    )
+
+
+@bp.post("/entries/<int:entry_id>/accept")
+def accept_entry(entry_id: int) -> ResponseReturnValue:
+    """Take a placement a school entered for a pupil into the employer's own records."""
+    entry = scope.own_school_entry(db, _user(), entry_id)
+    if FlaskForm().validate_on_submit():
+        name = employers.accept_school_entry(db, entry, actor=_actor()).name
+        db.commit()
+        flash(_("Placeringen hör nu till %(name)s.", name=name), "info")
+    return redirect(url_for(".organisation"))
 
 
 # --- colleagues ------------------------------------------------------------------------------------------------------
