@@ -110,6 +110,14 @@ class GeocoderSettings:
     timeout: float = 10.0
     min_delay_seconds: float = 1.0
 
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> GeocoderSettings:
+        """The settings of an app configuration (GEOCODER_USER_AGENT, GEOCODER_URL); ValueError if unusable."""
+        return cls(
+            user_agent=str(config.get("GEOCODER_USER_AGENT") or ""),
+            base_url=str(config.get("GEOCODER_URL") or PUBLIC_NOMINATIM_URL),
+        )
+
     def __post_init__(self) -> None:
         agent = self.user_agent.strip()
         if not agent:

@@ -310,7 +310,7 @@ def geocode(limit: int | None) -> None:
 
     app = _app()
     try:
-        settings = GeocoderSettings(user_agent=app.config["GEOCODER_USER_AGENT"], base_url=app.config["GEOCODER_URL"])
+        settings = GeocoderSettings.from_config(app.config)
     except ValueError as exc:
         _fail([f"geocoder settings: {exc} (set PRAKTIK_GEOCODER_USER_AGENT and PRAKTIK_GEOCODER_URL)"])
     with Geocoder(settings) as geocoder, _transaction(app) as session:

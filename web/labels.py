@@ -13,7 +13,7 @@ from flask_babel import lazy_pgettext as _lp
 from markupsafe import Markup
 
 from placement.cohorts.for_school import PupilStatus
-from placement.enums import AssignmentStatus, Gender, JobRunState, JobState, MailState, RoundStatus, Sector
+from placement.enums import AssignmentStatus, Gender, GeoStatus, JobRunState, JobState, MailState, RoundStatus, Sector
 from placement.organisation.invitations import State as InvitationState
 
 LOCAL = ZoneInfo("Europe/Stockholm")
@@ -307,6 +307,16 @@ STATUS_COLUMNS = {
 PLACEMENTS_SHEET = _l("Placeringar")
 PUPILS_SHEET = _l("Elever")
 
+
+#: A school's or a workplace's location status in words.
+GEO_STATUSES = {
+    GeoStatus.PENDING: _l("Väntar på att adressen slås upp"),
+    GeoStatus.OK: _l("Placerad efter adressen"),
+    GeoStatus.MANUAL: _l("Placerad med angivna koordinater"),
+    GeoStatus.NOT_FOUND: _l("Adressen hittades inte"),
+    GeoStatus.IMPLAUSIBLE: _l("Adressen gav en orimlig plats"),
+    GeoStatus.FAILED: _l("Uppslagningen misslyckades"),
+}
 
 #: An invitation's state as the lists of people show it.
 INVITATION_STATES = {

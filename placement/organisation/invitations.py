@@ -31,7 +31,7 @@ import logging
 import secrets
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from placement import audit, validation
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: How long an invitation's link holds after it was (last) sent.
 MAX_AGE = dt.timedelta(days=7)
+#: How long an ended invitation (accepted, withdrawn or expired) is listed before it is deleted with its address.
+RETENTION = dt.timedelta(days=30)
 #: Where the link leads, after the ``base_url`` a caller passes (the web layer's ``auth.invitation``).
 PATH = "/auth/invitation/"
 SALT = "invitation"
@@ -325,6 +327,22 @@ def invitations_to(session: Session, target: Target) -> list[Invitation]:
         query = query.where(Invitation.municipality_id == target.municipality.id)
     query = query.options(selectinload(Invitation.invited_by))
     return list(session.scalars(query.order_by(Invitation.sent_at.desc(), Invitation.id.desc())))
+
+
+def prune(session: Session, now: dt.datetime | None = None) -> int:
+    """Delete invitations that ended (accepted, withdrawn or expired) more than :data:`RETENTION` ago.
+
+    An invitation holds a person's address and name: once it has done its
+    work, the account (if any) is the record.  Returns how many went.
+    """
+    limit = (now or utcnow()) - RETENTION
+    ended = (
+        (Invitation.accepted_at < limit)
+        | (Invitation.withdrawn_at < limit)
+        | ((Invitation.accepted_at.is_(None)) & (Invitation.withdrawn_at.is_(None)) & (Invitation.expires_at < limit))
+    )
+    result = session.execute(delete(Invitation).where(ended))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def remove_school_member(session: Session, membership: SchoolMembership, *, actor: audit.Actor) -> None:

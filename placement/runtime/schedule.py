@@ -56,7 +56,7 @@ from placement.models import (
     SchoolClass,
     User,
 )
-from placement.organisation import accounts
+from placement.organisation import accounts, invitations
 from placement.retention import purge as retention
 from placement.rounds import answers, jobs
 
@@ -542,6 +542,9 @@ def purge(session: Session, settings: Settings, now: dt.datetime | None = None) 
     failures = accounts.prune_failures(session, now - accounts.WINDOW)
     if failures:
         result.add(f"{failures} old failed logins removed")
+    ended = invitations.prune(session, now)
+    if ended:
+        result.add(f"{ended} ended invitations removed")
     old = session.execute(
         JobRun.__table__.delete().where(JobRun.finished_at < now - JOB_RUN_RETENTION)  # type: ignore[attr-defined]
     ).rowcount

@@ -144,3 +144,21 @@ def test_a_coordinator_invitation_gives_the_municipality_scope_and_removing_a_me
     invitations.remove_school_member(db_session, membership, actor=audit.CLI)
     assert staff.get_id() != before  # the session cookie of the old version is void
     assert staff.school_memberships == []
+
+
+def test_ended_invitations_are_deleted_with_their_address_after_thirty_days(db_session: Session) -> None:
+    school = f.school(db_session)
+    now = dt.datetime.now(dt.UTC)
+    pending, accepted, withdrawn, expired = (
+        _invite(db_session, Target.school_staff(school), email=f"{name}@skola.example")
+        for name in ("pending", "accepted", "withdrawn", "expired")
+    )
+    accepted.accepted_at = now - dt.timedelta(days=31)
+    withdrawn.withdrawn_at = now - dt.timedelta(days=31)
+    expired.expires_at = now - dt.timedelta(days=31)
+    recent = _invite(db_session, Target.school_staff(school), email="recent@skola.example")
+    recent.withdrawn_at = now - dt.timedelta(days=29)
+    db_session.flush()
+    assert invitations.prune(db_session, now) == 3
+    left = set(db_session.scalars(select(m.Invitation.email)))
+    assert left == {pending.email, recent.email}

@@ -543,6 +543,8 @@ def test_every_route_refuses_other_roles_and_tenants(app: Flask, db_session: Ses
 
 #: Coordinator pages that act for the whole region: a coordinator of one municipality gets 404 there.
 REGIONAL_ONLY = {
+    "coordinator.add_municipality",
+    "coordinator.update_municipality",
     "coordinator.add_period",
     "coordinator.save_window",
     "coordinator.scheduler_page",

@@ -8,4 +8,4 @@ from web.access import require_role
 bp = Blueprint("coordinator", __name__)
 require_role(bp, Role.COORDINATOR)
 
-from web.coordinator import people, scope, views  # noqa: E402, F401
+from web.coordinator import organisation, people, scope, views  # noqa: E402, F401
