@@ -71,7 +71,7 @@ def record_failure(session: Session, key: str, now: dt.datetime | None = None) -
     """
     session.add(LoginFailure(key=key[:300], at=now or utcnow()))
     session.flush()
-    logger.warning("Login failed for %s", key)
+    logger.warning("Attempt recorded against the throttle of %s", key)
 
 
 def _recent(session: Session, key: str, now: dt.datetime | None) -> list[dt.datetime]:
