@@ -8,6 +8,10 @@ the macro in ``templates/_people.html`` with these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from flask import current_app, flash
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, SubmitField
@@ -15,6 +19,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from placement.models import Invitation
 from placement.organisation import invitations
+from web.extensions import db
 
 
 def _stripped(value: str | None) -> str | None:
@@ -35,3 +40,26 @@ class CoordinatorInviteForm(InviteForm):
 def states(rows: list[Invitation]) -> dict[int, invitations.State]:
     """Each invitation's state now, by id, for the list of invitations."""
     return {row.id: invitations.state(row) for row in rows}
+
+
+def send_invitation(invite: Callable[..., Invitation]) -> None:
+    """Check the invitation form and send it through ``invite`` (a scoped ``invite`` taking the form's fields).
+
+    ``invite`` is called with ``email``, ``name``, ``secret_key`` and
+    ``base_url``; the transaction is committed and the user told, or the
+    form's problems are flashed.
+    """
+    form = InviteForm()
+    if not form.validate_on_submit():
+        for name, errors in form.errors.items():
+            for error in errors:
+                flash(f"{getattr(form, name).label.text}: {error}", "error")
+        return
+    invitation = invite(
+        email=form.email.data or "",
+        name=form.name.data or "",
+        secret_key=current_app.config["SECRET_KEY"],
+        base_url=current_app.config["BASE_URL"],
+    )
+    db.commit()
+    flash(_("Inbjudan till %(email)s är skickad.", email=invitation.email), "info")

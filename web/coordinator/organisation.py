@@ -290,26 +290,27 @@ def _saved(school: School) -> None:
         )
 
 
-@bp.route("/schools/new", methods=["GET", "POST"])
-def new_school() -> ResponseReturnValue:
-    form = _school_form(None)
+def _save_school(form: SchoolForm, found: School | None) -> ResponseReturnValue:
+    """Add a school (``found`` None) or change ``found`` from the checked form; the page again on a problem."""
     status = 400
     if form.validate_on_submit():
         municipality = scope.municipality_for(db, _user(), form.municipality.data or 0)
+        fields = {
+            "code": form.code.data or "",
+            "name": form.name.data or "",
+            "address": form.address.data or "",
+            "need_index": form.need_index.data,
+            "lat": form.lat.data,
+            "lon": form.lon.data,
+        }
         try:
             with _geocoder() as geocoder:
-                school = registry.add_school(
-                    db,
-                    municipality,
-                    code=form.code.data or "",
-                    name=form.name.data or "",
-                    address=form.address.data or "",
-                    need_index=form.need_index.data,
-                    lat=form.lat.data,
-                    lon=form.lon.data,
-                    actor=_actor(),
-                    geocoder=geocoder,
-                )
+                if found is None:
+                    school = registry.add_school(db, municipality, **fields, actor=_actor(), geocoder=geocoder)
+                else:
+                    school = registry.update_school(
+                        db, found, municipality=municipality, **fields, actor=_actor(), geocoder=geocoder
+                    )
         except registry.Taken as exc:
             db.rollback()
             _school_taken(form, exc)
@@ -321,43 +322,18 @@ def new_school() -> ResponseReturnValue:
             db.commit()
             _saved(school)
             return redirect(url_for(".school_page", school_id=school.id))
-    return _school_page(form, None), (status if request.method == "POST" else 200)
+    return _school_page(form, found), (status if request.method == "POST" else 200)
+
+
+@bp.route("/schools/new", methods=["GET", "POST"])
+def new_school() -> ResponseReturnValue:
+    return _save_school(_school_form(None), None)
 
 
 @bp.route("/schools/<int:school_id>", methods=["GET", "POST"])
 def school_page(school_id: int) -> ResponseReturnValue:
     found = scope.school_for(db, _user(), school_id)
-    form = _school_form(found)
-    status = 400
-    if form.validate_on_submit():
-        municipality = scope.municipality_for(db, _user(), form.municipality.data or 0)
-        try:
-            with _geocoder() as geocoder:
-                registry.update_school(
-                    db,
-                    found,
-                    code=form.code.data or "",
-                    name=form.name.data or "",
-                    municipality=municipality,
-                    address=form.address.data or "",
-                    need_index=form.need_index.data,
-                    lat=form.lat.data,
-                    lon=form.lon.data,
-                    actor=_actor(),
-                    geocoder=geocoder,
-                )
-        except registry.Taken as exc:
-            db.rollback()
-            _school_taken(form, exc)
-            status = 409
-        except ValidationError as exc:
-            db.rollback()
-            _attach(form, exc.problems)
-        else:
-            db.commit()
-            _saved(found)
-            return redirect(url_for(".school_page", school_id=found.id))
-    return _school_page(form, found), (status if request.method == "POST" else 200)
+    return _save_school(_school_form(found), found)
 
 
 # --- the school register upload -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ is 404), calls one service and commits.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
@@ -121,48 +122,51 @@ def withdraw_invitation(invitation_id: int) -> ResponseReturnValue:
     return redirect(_back(invitation))
 
 
-# --- a school's staff ------------------------------------------------------------------------------------------------
+# --- a school's staff and an employer's contacts --------------------------------------------------------------------
+
+
+def _place_page(
+    target: invitations.Target, *, invite_url: str, remove: str, member: str, place: dict[str, int], lead: str
+) -> str:
+    """The people of a school or an employer, the invitations to it and the form to invite someone."""
+    sent = invitations.invitations_to(db, target)
+    return render_template(
+        "coordinator/place_people.html",
+        title=target.organisation,
+        members=invitations.members_of(db, target),
+        sent=sent,
+        states=people.states(sent),
+        form=people.InviteForm(),
+        invite_url=invite_url,
+        remove=remove,
+        member=member,
+        place=place,
+        days=invitations.MAX_AGE.days,
+        lead=lead,
+    )
+
+
+def _invite_to(target: invitations.Target) -> None:
+    people.send_invitation(functools.partial(invitations.invite, db, target, invited_by=_user()))
 
 
 @bp.get("/schools/<int:school_id>/staff")
 def school_staff(school_id: int) -> ResponseReturnValue:
     school = scope.school_for(db, _user(), school_id)
-    target = invitations.Target.school_staff(school)
-    sent = invitations.invitations_to(db, target)
-    return render_template(
-        "coordinator/place_people.html",
-        title=school.name,
-        members=invitations.members_of(db, target),
-        sent=sent,
-        states=people.states(sent),
-        form=people.InviteForm(),
+    return _place_page(
+        invitations.Target.school_staff(school),
         invite_url=url_for(".invite_school_staff", school_id=school.id),
         remove="coordinator.remove_school_staff",
         member="staff_id",
         place={"school_id": school.id},
-        days=invitations.MAX_AGE.days,
         lead=_("Personal på skolan lägger in klasser och elever och följer elevernas val."),
     )
 
 
 @bp.post("/schools/<int:school_id>/staff/invitations")
 def invite_school_staff(school_id: int) -> ResponseReturnValue:
-    school = scope.school_for(db, _user(), school_id)
-    form = people.InviteForm()
-    if form.validate_on_submit():
-        invitation = invitations.invite(
-            db,
-            invitations.Target.school_staff(school),
-            email=form.email.data or "",
-            name=form.name.data or "",
-            invited_by=_user(),
-            **_links(),
-        )
-        db.commit()
-        flash(_("Inbjudan till %(email)s är skickad.", email=invitation.email), "info")
-    else:
-        _flash_problems(form)
-    return redirect(url_for(".school_staff", school_id=school.id))
+    _invite_to(invitations.Target.school_staff(scope.school_for(db, _user(), school_id)))
+    return redirect(url_for(".school_staff", school_id=school_id))
 
 
 @bp.post("/schools/<int:school_id>/staff/<int:staff_id>/remove")
@@ -175,48 +179,23 @@ def remove_school_staff(school_id: int, staff_id: int) -> ResponseReturnValue:
     return redirect(url_for(".school_staff", school_id=school_id))
 
 
-# --- an employer's contacts ------------------------------------------------------------------------------------------
-
-
 @bp.get("/employers/<int:employer_id>/contacts")
 def employer_contacts(employer_id: int) -> ResponseReturnValue:
     employer = scope.employer_for(db, _user(), employer_id)
-    target = invitations.Target.employer_contact(employer)
-    sent = invitations.invitations_to(db, target)
-    return render_template(
-        "coordinator/place_people.html",
-        title=employer.name,
-        members=invitations.members_of(db, target),
-        sent=sent,
-        states=people.states(sent),
-        form=people.InviteForm(),
+    return _place_page(
+        invitations.Target.employer_contact(employer),
         invite_url=url_for(".invite_employer_contact", employer_id=employer.id),
         remove="coordinator.remove_employer_contact",
         member="contact_id",
         place={"employer_id": employer.id},
-        days=invitations.MAX_AGE.days,
         lead=_("Kontaktpersoner lägger upp erbjudanden och svarar på vilka elever arbetsgivaren tar emot."),
     )
 
 
 @bp.post("/employers/<int:employer_id>/contacts/invitations")
 def invite_employer_contact(employer_id: int) -> ResponseReturnValue:
-    employer = scope.employer_for(db, _user(), employer_id)
-    form = people.InviteForm()
-    if form.validate_on_submit():
-        invitation = invitations.invite(
-            db,
-            invitations.Target.employer_contact(employer),
-            email=form.email.data or "",
-            name=form.name.data or "",
-            invited_by=_user(),
-            **_links(),
-        )
-        db.commit()
-        flash(_("Inbjudan till %(email)s är skickad.", email=invitation.email), "info")
-    else:
-        _flash_problems(form)
-    return redirect(url_for(".employer_contacts", employer_id=employer.id))
+    _invite_to(invitations.Target.employer_contact(scope.employer_for(db, _user(), employer_id)))
+    return redirect(url_for(".employer_contacts", employer_id=employer_id))
 
 
 @bp.post("/employers/<int:employer_id>/contacts/<int:contact_id>/remove")

@@ -7,6 +7,7 @@ to one of the user's employers, else 404), commits, and redirects or renders.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -139,24 +140,8 @@ def colleagues() -> ResponseReturnValue:
 
 @bp.post("/employers/<int:employer_id>/invitations")
 def invite(employer_id: int) -> ResponseReturnValue:
-    form = people.InviteForm()
     scope.own_employer(db, _user(), employer_id)
-    if form.validate_on_submit():
-        invitation = scope.invite_colleague(
-            db,
-            _user(),
-            employer_id,
-            email=form.email.data or "",
-            name=form.name.data or "",
-            secret_key=current_app.config["SECRET_KEY"],
-            base_url=current_app.config["BASE_URL"],
-        )
-        db.commit()
-        flash(_("Inbjudan till %(email)s är skickad.", email=invitation.email), "info")
-    else:
-        for name, errors in form.errors.items():
-            for error in errors:
-                flash(f"{getattr(form, name).label.text}: {error}", "error")
+    people.send_invitation(functools.partial(scope.invite_colleague, db, _user(), employer_id))
     return redirect(url_for(".colleagues"))
 
 

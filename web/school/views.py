@@ -8,6 +8,7 @@ user's, so that ids cannot be probed.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 from pathlib import Path
@@ -373,22 +374,8 @@ def staff() -> ResponseReturnValue:
 
 @bp.post("/schools/<int:school_id>/invitations")
 def invite(school_id: int) -> ResponseReturnValue:
-    form = people.InviteForm()
     school_for(db, _user(), school_id)
-    if not form.validate_on_submit():
-        _form_problems(form)
-        return redirect(url_for(".staff"))
-    invitation = school_staff.invite_colleague(
-        db,
-        _user(),
-        school_id,
-        email=form.email.data or "",
-        name=form.name.data or "",
-        secret_key=current_app.config["SECRET_KEY"],
-        base_url=current_app.config["BASE_URL"],
-    )
-    db.commit()
-    flash(_("Inbjudan till %(email)s är skickad.", email=invitation.email), "info")
+    people.send_invitation(functools.partial(school_staff.invite_colleague, db, _user(), school_id))
     return redirect(url_for(".staff"))
 
 
