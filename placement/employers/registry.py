@@ -12,6 +12,7 @@ commits.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import numbers
@@ -24,10 +25,11 @@ from stdnum import exceptions as stdnum_exceptions
 from stdnum.se import orgnr
 
 from placement import audit, codes, validation
+from placement.collation import swedish_key
 from placement.db import utcnow, violated_constraint
-from placement.enums import EmployerStatus, GeoStatus, Role
+from placement.enums import EmployerStatus, GeoStatus, OfferStatus, Role
 from placement.errors import Conflict, ValidationError
-from placement.models import Employer, EmployerMembership, Municipality, User, Workplace
+from placement.models import Employer, EmployerMembership, Municipality, Offer, User, Workplace
 from placement.organisation import accounts
 
 logger = logging.getLogger(__name__)
@@ -298,6 +300,43 @@ def pending_employers(session: Session, municipality_id: int | None = None) -> l
     if municipality_id is not None:
         query = query.where(Employer.municipality_id == municipality_id)
     return list(session.scalars(query.order_by(Employer.created_at, Employer.id)))
+
+
+@dataclasses.dataclass(frozen=True)
+class EmployerLine:
+    """One employer in the coordinator's list, with how many contacts and active offers it has."""
+
+    employer: Employer
+    contacts: int
+    offers: int
+
+
+def employer_lines(session: Session, municipality_id: int | None = None) -> list[EmployerLine]:
+    """Every registered employer (of one municipality, or all) with its contacts and active offers, by name."""
+    contacts = (
+        select(EmployerMembership.employer_id, func.count(EmployerMembership.id).label("n"))
+        .group_by(EmployerMembership.employer_id)
+        .subquery()
+    )
+    active = (
+        select(Offer.employer_id, func.count(Offer.id).label("n"))
+        .where(Offer.status == OfferStatus.ACTIVE)
+        .group_by(Offer.employer_id)
+        .subquery()
+    )
+    query = (
+        select(Employer, func.coalesce(contacts.c.n, 0), func.coalesce(active.c.n, 0))
+        .outerjoin(contacts, contacts.c.employer_id == Employer.id)
+        .outerjoin(active, active.c.employer_id == Employer.id)
+        .where(registered())
+    )
+    if municipality_id is not None:
+        query = query.where(Employer.municipality_id == municipality_id)
+    lines = [
+        EmployerLine(employer, int(n_contacts), int(n_offers))
+        for employer, n_contacts, n_offers in session.execute(query)
+    ]
+    return sorted(lines, key=lambda line: (swedish_key(line.employer.name), line.employer.code))
 
 
 # --- workplaces -----------------------------------------------------------------------------------------------------

@@ -146,6 +146,7 @@ def test_the_account_and_organisation_pages_are_accessible(live_database_url: st
         page.login("kim@kommun.example", PASSWORD)
         for path in (
             "/coordinator/people",
+            "/coordinator/employers",
             f"/coordinator/employers/{ids['employer']}/contacts",
             f"/coordinator/schools/{ids['school']}/staff",
             "/coordinator/schools/new",

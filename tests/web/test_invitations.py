@@ -230,3 +230,33 @@ def test_a_coordinator_invites_a_coordinator_of_one_municipality_who_then_reache
     # Kim ends Lo's access: the account is deactivated and the session ends.
     assert _post(client, f"/coordinator/people/{lo.id}/remove", "/coordinator/people").status_code == 302
     assert lo_client.get("/coordinator/").status_code == 302
+
+
+def test_the_coordinator_lists_the_employers_so_an_imported_one_gets_its_first_contact(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    ale, kungalv = f.municipality(db_session, name="Ale"), f.municipality(db_session, name="Kungälv")
+    imported = f.employer(db_session, name="Importerade AB", municipality=ale)
+    f.employer(db_session, name="Kungälvs Bygg AB", municipality=kungalv)
+    kim = f.user(db_session, Role.COORDINATOR, email="kim@kommun.example")
+    lo = f.user(db_session, Role.COORDINATOR, email="lo@ale.example", municipality_id=ale.id)
+    for user in (kim, lo):
+        accounts.set_password(user, PASSWORD)
+    db_session.commit()
+    _log_in(client, kim)
+    listing = client.get("/coordinator/employers").get_data(as_text=True)
+    assert "Importerade AB" in listing
+    assert "Kungälvs Bygg AB" in listing
+    row = re.search(rf'<tr data-employer="{re.escape(imported.code)}">.*?</tr>', listing, re.S)
+    assert row is not None
+    assert "<td>0</td>" in row[0]  # no contact person yet
+    contacts = f"/coordinator/employers/{imported.id}/contacts"
+    _post(client, f"{contacts}/invitations", contacts, name="Ida", email="ida@importerade.example")
+    _accept(app, _invitation_link(db_session, "ida@importerade.example"), name="Ida Import")
+    assert "<td>1</td>" in client.get("/coordinator/employers").get_data(as_text=True)
+
+    lo_client = app.test_client()
+    _log_in(lo_client, lo)
+    own = lo_client.get("/coordinator/employers").get_data(as_text=True)
+    assert "Importerade AB" in own
+    assert "Kungälvs Bygg AB" not in own

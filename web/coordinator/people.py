@@ -1,4 +1,4 @@
-"""Coordinator views of people: other coordinators, a school's staff and an employer's contacts, and invitations.
+"""Coordinator views of people: other coordinators, a school's staff, the employers and their contacts, and invitations.
 
 Thin: each view finds its record through ``placement.organisation.for_coordinator``
 (a municipality's coordinator reaches its own municipality only; anything else
@@ -17,6 +17,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from placement import audit
+from placement.employers import registry as employers
 from placement.models import Invitation, User
 from placement.organisation import for_coordinator as scope
 from placement.organisation import invitations
@@ -177,6 +178,14 @@ def remove_school_staff(school_id: int, staff_id: int) -> ResponseReturnValue:
     db.commit()
     flash(_("Personen är borttagen från skolan och utloggad."), "info")
     return redirect(url_for(".school_staff", school_id=school_id))
+
+
+@bp.get("/employers")
+def employer_list() -> ResponseReturnValue:
+    """The registered employers the coordinator reaches, with their contacts and active offers."""
+    return render_template(
+        "coordinator/employers.html", lines=employers.employer_lines(db, scope.municipality_of(_user()))
+    )
 
 
 @bp.get("/employers/<int:employer_id>/contacts")
