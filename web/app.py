@@ -15,6 +15,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user, user_logged_in
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter, Map
 
 from placement.db import make_engine
@@ -49,6 +50,17 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Engine | None
     from web.errors import register_error_handlers
 
     register_error_handlers(app)
+
+    @app.context_processor
+    def _region() -> dict[str, Any]:
+        """The region's name and address for every page's header and footer; none while the database is away."""
+        from placement.organisation import registry
+
+        try:
+            return {"region": registry.region(db)}
+        except SQLAlchemyError:
+            db.rollback()
+            return {"region": None}
 
     @app.teardown_appcontext
     def _remove_session(exc: BaseException | None) -> None:

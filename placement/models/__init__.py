@@ -3,7 +3,7 @@
 from placement.models.audit import AuditEvent, GeocodeCache
 from placement.models.employers import Employer, Offer, OfferCapacity, Workplace, offer_school
 from placement.models.operations import JobRun, OutboxMessage, PurgeRecord, RoundStatistics
-from placement.models.organisation import Municipality, Period, School, SchoolClass
+from placement.models.organisation import Municipality, Period, Region, School, SchoolClass
 from placement.models.people import EmployerMembership, Invitation, LoginFailure, Pupil, SchoolMembership, User
 from placement.models.rounds import (
     AllocationRound,
@@ -40,6 +40,7 @@ __all__ = [
     "Pupil",
     "PupilEvaluation",
     "PurgeRecord",
+    "Region",
     "RoundArtifact",
     "RoundStatistics",
     "School",

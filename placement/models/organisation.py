@@ -15,6 +15,25 @@ if TYPE_CHECKING:
     from placement.models.people import Pupil
 
 
+class Region(Base):
+    """The region (or the single municipality) this installation serves: its name and its coordinators' address.
+
+    One row at most; its coordinators are those without a municipality.
+    """
+
+    __tablename__ = "region"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    name: Mapped[str] = mapped_column(String(120))
+    #: Where schools, employers and families write with questions (shown on the public pages).
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[created_at]
+
+    def __repr__(self) -> str:
+        return f"<Region {self.name!r}>"
+
+
 class Municipality(Base):
     __tablename__ = "municipality"
 

@@ -1,4 +1,4 @@
-"""The organisation's register by hand: municipalities and schools, added and changed one at a time.
+"""The organisation's register by hand: the region, municipalities and schools, added and changed one at a time.
 
 The import (:mod:`placement.organisation.school_imports`) keeps the register
 in step with Skolverket's file; these operations serve the coordinator's
@@ -41,7 +41,7 @@ from placement.enums import GeoStatus
 from placement.errors import Conflict, ValidationError
 from placement.geo import Geocoder, normalise_address
 from placement.import_cells import column_length
-from placement.models import Municipality, School
+from placement.models import Municipality, Region, School
 from placement.organisation import locations
 from placement.organisation.school_imports import DEFAULT_NEED_INDEX, MAX_NEED_INDEX, MIN_NEED_INDEX
 
@@ -112,6 +112,32 @@ def in_register_order(schools: Iterable[School]) -> list[School]:
 
 
 # --- municipalities ---------------------------------------------------------------------------------------------
+
+
+def region(session: Session) -> Region | None:
+    """The region this installation serves, once a coordinator has named it."""
+    return session.get(Region, 1)
+
+
+def save_region(session: Session, *, name: str, contact_email: str | None, actor: audit.Actor) -> Region:
+    """Name the region and give its coordinators' address (shown on the public pages)."""
+    label = "region"
+    problems: list[str] = []
+    clean_name = validation.text(problems, label, "name", name, max_length=column_length(Region.name))
+    clean_email = validation.optional_email(problems, label, "contact_email", contact_email)
+    if problems:
+        raise ValidationError(problems)
+    found = region(session)
+    before = None if found is None else {"name": found.name, "contact_email": found.contact_email}
+    if found is None:
+        found = Region(id=1, name=clean_name, contact_email=clean_email)
+        session.add(found)
+    else:
+        found.name, found.contact_email = clean_name, clean_email
+    session.flush()
+    after = {"name": clean_name, "contact_email": clean_email}
+    audit.record(session, actor, "region.save", "region", 1, before=before, after=after)
+    return found
 
 
 def add_municipality(session: Session, *, name: str, code: str | None = None, actor: audit.Actor) -> Municipality:

@@ -543,6 +543,7 @@ def test_every_route_refuses_other_roles_and_tenants(app: Flask, db_session: Ses
 
 #: Coordinator pages that act for the whole region: a coordinator of one municipality gets 404 there.
 REGIONAL_ONLY = {
+    "coordinator.save_region",
     "coordinator.add_municipality",
     "coordinator.update_municipality",
     "coordinator.add_period",

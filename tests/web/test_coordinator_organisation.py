@@ -18,7 +18,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import web.coordinator.organisation  # noqa: F401  (registers the routes before the app is created)
 from placement import models as m
 from placement.enums import GeoStatus, Role
 from placement.organisation import accounts
@@ -656,3 +655,42 @@ def test_odd_numbers_are_refused_at_their_fields(
     assert _errors(html, "lat").count("<li>") == 1  # said once
     _SESSIONS[-1].refresh(school)
     assert (school.lat, school.need_index) == (57.70, 1.0)
+
+
+def test_the_regions_coordinator_names_the_region_and_its_address_shows_on_the_public_pages(
+    client: FlaskClient, db_session: Session
+) -> None:
+    assert "Prao i regionen" in client.get("/").get_data(as_text=True)
+    _login(client, db_session)
+    bad = _post(
+        client,
+        "/coordinator/region",
+        "/coordinator/organisation",
+        {"name": "", "contact_email": "inte-en-adress"},
+        status=400,
+    )
+    assert 'id="name-errors"' in bad
+    assert 'id="contact_email-errors"' in bad
+    assert db_session.get(m.Region, 1) is None
+    _post(
+        client,
+        "/coordinator/region",
+        "/coordinator/organisation",
+        {"name": "Göteborgsregionen", "contact_email": "prao@goteborgsregionen.example"},
+    )
+    region = db_session.get(m.Region, 1)
+    assert region is not None
+    assert (region.name, region.contact_email) == ("Göteborgsregionen", "prao@goteborgsregionen.example")
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/coordinator/")})
+    home = client.get("/").get_data(as_text=True)
+    assert "Prao i Göteborgsregionen" in home
+    assert 'href="mailto:prao@goteborgsregionen.example"' in home
+
+
+def test_a_municipalitys_coordinator_does_not_name_the_region(client: FlaskClient, db_session: Session) -> None:
+    _login(client, db_session, f.municipality(db_session, name="Ale"))
+    assert 'id="region-form"' not in client.get("/coordinator/organisation").get_data(as_text=True)
+    token = csrf_token(client, "/coordinator/organisation")
+    response = client.post("/coordinator/region", data={"csrf_token": token, "name": "Ale"})
+    assert response.status_code == 404
+    assert db_session.get(m.Region, 1) is None

@@ -37,6 +37,7 @@ from web.coordinator import bp
 from web.coordinator.organisation_forms import (
     ConfirmSchoolImportForm,
     MunicipalityForm,
+    RegionForm,
     SchoolForm,
     SchoolUploadForm,
 )
@@ -100,9 +101,12 @@ def _organisation_page(
     new_form: MunicipalityForm | None = None,
     edit_form: MunicipalityForm | None = None,
     edited: Municipality | None = None,
+    region_form: RegionForm | None = None,
 ) -> str:
     user = _user()
     regional = scope.is_regional(user)
+    if regional and region_form is None:
+        region_form = RegionForm(obj=registry.region(db))
     schools = registry.in_register_order(scope.schools(db, user))
     return render_template(
         "coordinator/organisation.html",
@@ -114,6 +118,7 @@ def _organisation_page(
         new_form=(new_form or _municipality_form("new")) if regional else None,
         edit_form=edit_form,
         edited=edited,
+        region_form=region_form if regional else None,
     )
 
 
@@ -131,6 +136,25 @@ def organisation() -> ResponseReturnValue:
     _regional_only()
     edited = scope.municipality_for(db, _user(), wanted)
     return _organisation_page(edit_form=_municipality_form("edit", edited), edited=edited)
+
+
+@bp.post("/region")
+def save_region() -> ResponseReturnValue:
+    _regional_only()
+    form = RegionForm()
+    if not form.validate_on_submit():
+        return _organisation_page(region_form=form), 400
+    try:
+        region = registry.save_region(
+            db, name=form.name.data or "", contact_email=form.contact_email.data or None, actor=_actor()
+        )
+    except ValidationError as exc:
+        db.rollback()
+        _attach(form, exc.problems)
+        return _organisation_page(region_form=form), 400
+    db.commit()
+    flash(_("Regionen %(name)s är sparad.", name=region.name), "info")
+    return redirect(url_for(".organisation"))
 
 
 @bp.post("/municipalities")

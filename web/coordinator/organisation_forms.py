@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import Field, FloatField, HiddenField, SelectField, StringField, SubmitField
+from wtforms import EmailField, Field, FloatField, HiddenField, SelectField, StringField, SubmitField
 from wtforms import ValidationError as FieldError
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, StopValidation
 
 from placement.organisation import registry
 
@@ -64,6 +64,20 @@ def _both_or_neither(form: SchoolForm, field: Field) -> None:
         return  # the longitude says what is wrong with it
     if (form.lat.data is None) != (form.lon.data is None):
         raise FieldError(_l("Fyll i både latitud och longitud, eller ingen av dem."))
+
+
+class RegionForm(FlaskForm):
+    name = StringField(
+        _l("Regionens namn"),
+        validators=[DataRequired(), Length(max=120)],
+        description=_l("Visas på startsidan, till exempel Göteborgsregionen eller Ale kommun."),
+    )
+    contact_email = EmailField(
+        _l("Samordningens e-postadress (frivilligt)"),
+        validators=[Optional(), Email(), Length(max=254)],
+        description=_l("Dit skolor, arbetsgivare och vårdnadshavare skriver med frågor."),
+    )
+    submit = SubmitField(_l("Spara regionen"))
 
 
 class MunicipalityForm(FlaskForm):

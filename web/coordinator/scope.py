@@ -40,6 +40,7 @@ CHECKS: dict[str, Callable[[Session, object, int], object] | None] = {
 #: Pages that act for the whole region: a coordinator of one municipality does not reach them.
 REGIONAL_ONLY = frozenset(
     {
+        "coordinator.save_region",
         "coordinator.add_municipality",
         "coordinator.update_municipality",
         "coordinator.add_period",
