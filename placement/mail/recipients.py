@@ -45,5 +45,12 @@ def employer_contacts(session: Session, employer_ids: Iterable[int]) -> dict[int
     return _members(session, EmployerMembership.employer_id, Role.EMPLOYER_CONTACT, employer_ids)
 
 
-def coordinators(session: Session) -> list[User]:
-    return list(session.scalars(select(User).where(*reachable(Role.COORDINATOR)).order_by(User.id)))
+def coordinators(session: Session, municipality_id: int | None = None) -> list[User]:
+    """The coordinators who reach a record of ``municipality_id``: the region's, and that municipality's own.
+
+    ``None`` (a region-wide matter) is the region's coordinators alone.
+    """
+    scope = User.municipality_id.is_(None)
+    if municipality_id is not None:
+        scope = scope | (User.municipality_id == municipality_id)
+    return list(session.scalars(select(User).where(*reachable(Role.COORDINATOR), scope).order_by(User.id)))

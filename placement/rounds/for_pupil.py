@@ -91,7 +91,7 @@ def status(session: Session, pupil: Pupil, now: dt.datetime | None = None) -> St
         window=window_state(session, now),
         ranked=len(chosen),
         placement=_active_assignment(session, pupil),
-        ranking=rounds.ranking_for_period(session, pupil.school_class.period_id),
+        ranking=rounds.ranking_for_period(session, pupil.school_class.period_id, pupil.school.municipality_id),
     )
 
 

@@ -253,11 +253,12 @@ class Ranking:
     (``da-reserves`` when the round meets its condition; never ``optimal``)."""
 
 
-def ranking_for_period(session: Session, period_id: int | None) -> Ranking:
+def ranking_for_period(session: Session, period_id: int | None, municipality_id: int | None = None) -> Ranking:
     """How a ranking made now by a pupil whose class goes in ``period_id`` will be allocated.
 
     The rounds that matter are those over the period that are still to be
-    allocated.  The mechanism is ``da-reserves`` only when every such round
+    allocated and that place the pupil: the region's, and those of the
+    pupil's school's municipality (``municipality_id``).  The mechanism is ``da-reserves`` only when every such round
     uses it: otherwise (no such round, rounds that disagree, or only a
     published round, whose later changes the engine's optimisation computes)
     it is ``optimal``, whose advice to the pupil holds under any mechanism.
@@ -269,7 +270,9 @@ def ranking_for_period(session: Session, period_id: int | None) -> Ranking:
         return Ranking("optimal", strategy_proof=False)
     found = session.execute(
         select(AllocationRound.policy, AllocationRound.outcome).where(
-            AllocationRound.status.in_(_TO_ALLOCATE), AllocationRound.periods.any(Period.id == period_id)
+            AllocationRound.status.in_(_TO_ALLOCATE),
+            AllocationRound.periods.any(Period.id == period_id),
+            AllocationRound.municipality_id.is_(None) | (AllocationRound.municipality_id == municipality_id),
         )
     ).all()
     if not found or any(mechanism_of(policy) != "da-reserves" for policy, _outcome in found):

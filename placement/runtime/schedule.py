@@ -234,7 +234,7 @@ def report_auto_run(session: Session, settings: Settings, round_id: int) -> int:
     outcome = allocation_round.outcome or {}
     metrics = outcome.get("metrics") or {}
     sent = 0
-    for user in coordinators(session):
+    for user in coordinators(session, allocation_round.municipality_id):
         sent += _send(
             session,
             user,
@@ -465,7 +465,7 @@ def _someone_unplaced(session: Session, round_id: int) -> bool:
 
 
 def weekly_digest(session: Session, settings: Settings, now: dt.datetime | None = None) -> SweepResult:
-    """One message a week to each coordinator: what is waiting, and what went wrong."""
+    """Each week, to each of the region's coordinators: what is waiting and what went wrong, region-wide."""
     now = now or utcnow()
     result = SweepResult()
     year, week, _ = now.astimezone(settings.zone).isocalendar()

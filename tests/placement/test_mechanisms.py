@@ -290,3 +290,17 @@ def test_solve_round_uses_the_rounds_mechanism(db_session: Session, make_session
     stored = solving.solve_round(make_session, allocation_round.id, actor=COORDINATOR)
     assert stored.outcome is not None
     assert stored.outcome["method"] == "da-reserves"
+
+
+def test_another_municipalitys_round_does_not_decide_what_a_pupil_is_told(db_session: Session) -> None:
+    allocation_round, pupils, _ = f.small_round(db_session)
+    period_id = pupils[0].school_class.period_id
+    own = pupils[0].school.municipality_id
+    rounds.update_policy(db_session, allocation_round, {"mechanism": "da-reserves"}, actor=COORDINATOR)
+    elsewhere = f.municipality(db_session, name="Annanstans")
+    rounds.create_round(db_session, "Annan kommun", ["w45"], actor=audit.CLI, municipality_id=elsewhere.id)
+    # The other municipality's round optimises, but it places none of this pupil's municipality's pupils.
+    assert rounds.ranking_for_period(db_session, period_id, own).mechanism == "da-reserves"
+    # The pupil's own municipality's round does count.
+    rounds.create_round(db_session, "Egen kommun", ["w45"], actor=audit.CLI, municipality_id=own)
+    assert rounds.ranking_for_period(db_session, period_id, own).mechanism == "optimal"

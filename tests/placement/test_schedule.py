@@ -347,3 +347,19 @@ def test_the_nightly_purge_sweep_keeps_a_month_of_job_runs(db_session: Session) 
     assert str(result) == "no personal data past its retention; 1 old job runs removed"
     ages = [(now - run.started_at).days for run in db_session.scalars(select(m.JobRun))]
     assert ages == [20]
+
+
+def test_a_municipalitys_coordinators_hear_of_its_rounds_and_get_no_region_wide_digest(db_session: Session) -> None:
+    ale, kungalv = f.municipality(db_session, name="Ale"), f.municipality(db_session, name="Kungälv")
+    regional = f.user(db_session, Role.COORDINATOR)
+    own = f.user(db_session, Role.COORDINATOR, municipality_id=ale.id)
+    f.user(db_session, Role.COORDINATOR, municipality_id=kungalv.id)
+    allocation_round, _pupils, _ = f.small_round(db_session)
+    allocation_round.municipality_id = ale.id
+    allocation_round.auto_run_at = utcnow()
+    allocation_round.outcome = {"metrics": {"placed": 2, "students": 3}}
+    db_session.flush()
+    assert schedule.report_auto_run(db_session, SETTINGS, allocation_round.id) == 2
+    assert sorted(message.user_id for message in outbox(db_session, "round_auto_run")) == sorted([regional.id, own.id])
+    schedule.weekly_digest(db_session, SETTINGS, dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC))
+    assert [message.user_id for message in outbox(db_session, "weekly_digest")] == [regional.id]
