@@ -50,7 +50,7 @@ def coordinators(session: Session, municipality_id: int | None = None) -> list[U
 
     ``None`` (a region-wide matter) is the region's coordinators alone.
     """
-    scope = User.municipality_id.is_(None)
+    scope: ColumnElement[bool] = User.municipality_id.is_(None)
     if municipality_id is not None:
         scope = scope | (User.municipality_id == municipality_id)
     return list(session.scalars(select(User).where(*reachable(Role.COORDINATOR), scope).order_by(User.id)))
