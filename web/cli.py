@@ -95,6 +95,35 @@ def init_db() -> None:
     click.echo(f"Database at {app.extensions['praktik.engine'].url.render_as_string()} is up to date.")
 
 
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path) -> None:
+    """Write a consistent copy of the database to FILE (SQLite's online backup, or pg_dump's archive)."""
+    from placement.runtime import backup as backups
+
+    app = _app()
+    try:
+        report = backups.backup(app.config["DATABASE_URL"], file)
+    except backups.BackupError as exc:
+        _fail([str(exc)])
+    click.echo(f"Backup written to {report.path} ({report.size_bytes} bytes; {report.checked}).")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite a database that holds data already.")
+def restore(file: Path, replace: bool) -> None:
+    """Replace the database with the backup FILE, all or nothing; then run praktik init-db."""
+    from placement.runtime import backup as backups
+
+    app = _app()
+    try:
+        backups.restore(app.config["DATABASE_URL"], app.extensions["praktik.engine"], file, replace=replace)
+    except backups.BackupError as exc:
+        _fail([str(exc)])
+    click.echo(f"Database restored from {file}. Run praktik init-db to bring its schema up to date.")
+
+
 @main.command("create-coordinator")
 @click.option("--email", required=True, help="The coordinator's e-mail address (their login).")
 @click.option("--name", required=True, help="The coordinator's name as others see it.")
