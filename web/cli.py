@@ -51,9 +51,14 @@ def main(verbose: bool) -> None:
 
 
 def _app(database_url: str | None = None) -> Flask:
+    """The app for one command; its database connections are closed when the command ends."""
     from web.app import create_app
 
-    return create_app({"DATABASE_URL": database_url} if database_url else None)
+    app = create_app({"DATABASE_URL": database_url} if database_url else None)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(app.extensions["praktik.engine"].dispose)
+    return app
 
 
 @contextmanager
