@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user, user_logged_in
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from placement.db import make_engine
@@ -40,6 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Engine | None
     app.extensions["praktik.engine"] = engine
     db.configure(bind=engine)
 
+    if app.config.get("PROXIES"):
+        hops = int(app.config["PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     configure_extensions(app)
     configure_security_headers(app)
     from web import labels

@@ -89,6 +89,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAP_TILES_URL": os.environ.get("PRAKTIK_MAP_TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         "MAP_ATTRIBUTION": os.environ.get("PRAKTIK_MAP_ATTRIBUTION", "© OpenStreetMap contributors"),
         "SCHEDULER_ENABLED": False,
+        #: Reverse proxies in front of the app (nginx: 1): their X-Forwarded-For, -Proto and -Host are trusted,
+        #: so each client's own address counts (throttles) instead of the proxy's.
+        "PROXIES": int(os.environ.get("PRAKTIK_PROXIES", "0")),
     }
 
 
@@ -154,6 +157,15 @@ def production_findings(settings: Mapping[str, Any]) -> list[Finding]:
                 "note",
                 "PRAKTIK_MAIL_HOST",
                 "mail goes to a server on this machine without STARTTLS; fine for a local relay",
+            )
+        )
+    if str(settings.get("BASE_URL") or "").startswith("https://") and not settings.get("PROXIES"):
+        out.append(
+            Finding(
+                "unsafe",
+                "PRAKTIK_PROXIES",
+                "behind a reverse proxy every client has the proxy's address, so one client's failed logins slow "
+                "down everyone; set the number of proxies in front of the app (nginx alone: 1)",
             )
         )
     if not settings.get("GEOCODER_USER_AGENT"):

@@ -163,7 +163,13 @@ def test_check_config_names_every_unsafe_or_missing_production_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PRAKTIK_DATABASE_URL", f"sqlite:///{tmp_path / 'c.sqlite'}")
-    for name in ("PRAKTIK_BASE_URL", "PRAKTIK_SECURE_COOKIES", "PRAKTIK_MAIL_SENDER", "PRAKTIK_GEOCODER_USER_AGENT"):
+    for name in (
+        "PRAKTIK_BASE_URL",
+        "PRAKTIK_SECURE_COOKIES",
+        "PRAKTIK_MAIL_SENDER",
+        "PRAKTIK_GEOCODER_USER_AGENT",
+        "PRAKTIK_PROXIES",
+    ):
         monkeypatch.delenv(name, raising=False)
     result = CliRunner().invoke(main, ["check-config"])
     assert result.exit_code == 1
@@ -181,7 +187,9 @@ def test_check_config_names_every_unsafe_or_missing_production_setting(
     result = CliRunner().invoke(main, ["check-config"])
     assert result.exit_code == 1
     assert "unsafe: PRAKTIK_SECURE_COOKIES" in result.output  # HTTPS without secure cookies
+    assert "unsafe: PRAKTIK_PROXIES" in result.output  # HTTPS is a proxy's: the clients' addresses are lost
     monkeypatch.setenv("PRAKTIK_SECURE_COOKIES", "true")
+    monkeypatch.setenv("PRAKTIK_PROXIES", "1")
     monkeypatch.setenv("PRAKTIK_SECRET_KEY", "s" * 48)
     result = CliRunner().invoke(main, ["check-config"])
     assert result.exit_code == 0, result.output

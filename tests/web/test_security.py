@@ -8,7 +8,7 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 from werkzeug.test import TestResponse
@@ -361,3 +361,39 @@ def test_a_short_password_is_refused(db_session: Session) -> None:
     user = f.user(db_session, Role.COORDINATOR)
     with pytest.raises(ValidationError):
         accounts.set_password(user, "kort")
+
+
+def test_behind_a_proxy_each_clients_own_address_is_throttled_not_the_proxys(
+    engine: Engine, db_session: Session
+) -> None:
+    from web.app import create_app
+    from web.config import TEST_CONFIG
+    from web.extensions import db
+
+    behind = create_app({**TEST_CONFIG, "PROXIES": 1}, engine=engine)
+    naive = create_app(TEST_CONFIG, engine=engine)
+    db.configure(bind=db_session.connection(), join_transaction_mode="create_savepoint")
+
+    def failed_logins(app: Flask, client_address: str) -> list[int]:
+        client = app.test_client()
+        codes = []
+        for n in range(accounts.MAX_FAILURES + 2):
+            response = client.post(
+                "/auth/login",
+                data={"email": f"x{n}@kommun.example", "password": "fel-lösenord", "csrf_token": csrf_token(client)},
+                headers={"X-Forwarded-For": client_address},
+                environ_base={"REMOTE_ADDR": "10.0.0.1"},  # every request reaches the app from the proxy
+            )
+            codes.append(response.status_code)
+        return codes
+
+    try:
+        assert failed_logins(behind, "203.0.113.7")[-1] == 429  # one client's guesses slow that client down
+        assert failed_logins(behind, "198.51.100.9")[0] == 401  # another client behind the same proxy is not
+        # Without the setting every client has the proxy's address, and shares its throttle.
+        assert failed_logins(naive, "192.0.2.1")[:2] == [401, 401]
+        assert failed_logins(naive, "192.0.2.2")[0] == 429
+    finally:
+        db.remove()
+        db.session_factory.kw.pop("join_transaction_mode", None)
+        db.configure(bind=engine)
