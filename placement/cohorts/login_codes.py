@@ -107,6 +107,36 @@ def has_code(session: Session, pupil_ids: list[int]) -> set[int]:
     )
 
 
+#: Failed logins allowed within ``accounts.WINDOW`` for one code (its id is known, its secret wrong:
+#: the pupil's own typos, or someone guessing that pupil's code), and for one class together.
+FAILURES_PER_CODE = 5
+FAILURES_PER_CLASS = 30
+#: Failed logins with codes that name no account, per client address: a whole school may share one
+#: address, and with 31^12 possible codes 30 guesses a quarter of an hour gain an attacker nothing.
+FAILURES_PER_ADDRESS = 30
+
+
+def throttle_keys(session: Session, code: str, address: str | None) -> list[tuple[str, int]]:
+    """The throttles (key, limit) a login with ``code`` counts against.
+
+    A code whose id names a pupil's account counts against that code and
+    that pupil's class, so that one classroom's typos slow down that
+    classroom only, never the school or the region behind the same
+    address; a code that names no account counts against the client's
+    address.  Nothing of this reaches the pupil: every wrong code gets the
+    same answer.
+    """
+    code_id = normalise(code).split("-", 1)[0]
+    known = session.execute(
+        select(User.login_code_id, Pupil.class_id)
+        .join(Pupil, User.pupil_id == Pupil.id)
+        .where(User.login_code_id == code_id, User.role == Role.PUPIL)
+    ).first()
+    if known is None:
+        return [(f"code:{address}", FAILURES_PER_ADDRESS)]
+    return [(f"code-id:{known[0]}", FAILURES_PER_CODE), (f"class:{known[1]}", FAILURES_PER_CLASS)]
+
+
 def authenticate(session: Session, code: str) -> User:
     """The pupil account with this code, or AuthenticationFailed (same answer and time for every wrong code)."""
     typed = normalise(code)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 
 import icalendar
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,6 @@ from placement.organisation import accounts
 from placement.rounds.setup import create_round
 from tests import factories as f
 from tests.conftest import csrf_token
-from web.pupil.login import CODE_FAILURES_PER_ADDRESS
 
 LOGIN = "/pupil-login/"
 HONESTY = "Ta med alla erbjudanden som du kan tänka dig"  # no round yet: the advice for the optimisation
@@ -180,18 +180,54 @@ def test_a_wrong_code_is_refused_with_401_and_reveals_nothing(
     assert client.get("/pupil/").status_code == 302
 
 
-def test_repeated_wrong_codes_are_slowed_down(client: FlaskClient, db_session: Session, world: World) -> None:
+def _try(client: FlaskClient, code: str) -> int:
+    return client.post(LOGIN, data={"code": code, "csrf_token": csrf_token(client, LOGIN)}).status_code
+
+
+def test_guessing_codes_from_an_address_is_slowed_down_there_without_locking_out_its_pupils(
+    client: FlaskClient, db_session: Session, world: World
+) -> None:
     code = login_codes.issue(db_session, world.pupil, actor=audit.CLI).code
-    for _ in range(CODE_FAILURES_PER_ADDRESS + 1):
-        response = client.post(LOGIN, data={"code": "AAAA-BBBB-CCCC", "csrf_token": csrf_token(client, LOGIN)})
-        assert response.status_code == 401
+    assert [_try(client, "AAAA-BBBB-CCCC") for _ in range(login_codes.FAILURES_PER_ADDRESS + 1)] == [401] * (
+        login_codes.FAILURES_PER_ADDRESS + 1
+    )
     assert db_session.scalar(select(func.count(m.LoginFailure.id)).where(m.LoginFailure.key == "code:127.0.0.1"))
-    # Now even the right code waits: guessing gains nothing.
-    response = client.post(LOGIN, data={"code": code, "csrf_token": csrf_token(client, LOGIN)})
+    # The guesses from this address now wait: guessing gains nothing.
+    response = client.post(LOGIN, data={"code": "QQQQ-RRRR-SSSS", "csrf_token": csrf_token(client, LOGIN)})
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     assert "För många försök" in html_lib.unescape(response.get_data(as_text=True))
-    assert client.get("/pupil/").status_code == 302
+    # A pupil at the same school address with the right code still gets in.
+    assert _try(client, code) == 302
+    assert client.get("/pupil/").status_code == 200
+
+
+def test_one_pupils_typos_slow_down_that_code_and_a_classrooms_its_class_only(
+    app: Flask, db_session: Session, world: World
+) -> None:
+    other_class = f.school_class(db_session, school=world.school, name="8B", period=world.period)
+    classmates = [f.pupil(db_session, school_class=world.klass) for _ in range(login_codes.FAILURES_PER_CLASS)]
+    neighbour = f.pupil(db_session, school_class=other_class)
+    codes = {
+        p.id: login_codes.issue(db_session, p, actor=audit.CLI).code for p in [world.pupil, *classmates, neighbour]
+    }
+
+    def typo(code: str) -> str:
+        return code[:-1] + ("2" if code[-1] != "2" else "3")
+
+    client = app.test_client()
+    # One pupil mistypes their own code again and again: that code waits, nobody else does.
+    own = codes[world.pupil.id]
+    assert [_try(client, typo(own)) for _ in range(login_codes.FAILURES_PER_CODE + 1)][-1] == 401
+    assert _try(client, own) == 429
+    # A whole classroom mistyping (one each, as a class does on its first morning): that class waits...
+    for pupil in classmates:
+        _try(app.test_client(), typo(codes[pupil.id]))
+    assert _try(app.test_client(), codes[classmates[0].id]) == 429
+    # ...but the class next door, behind the same school address, logs in.
+    neighbour_client = app.test_client()
+    assert _try(neighbour_client, codes[neighbour.id]) == 302
+    assert neighbour_client.get("/pupil/").status_code == 200
 
 
 def test_a_revoked_or_replaced_code_no_longer_works_and_ends_the_session(

@@ -23,11 +23,6 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("pupil_login", __name__)
 
-#: Failed codes allowed per client address in accounts.WINDOW.  A whole class often
-#: shares one school address, so typos must not lock it out; with 31^12 possible
-#: codes, 30 guesses per quarter of an hour gain an attacker nothing.
-CODE_FAILURES_PER_ADDRESS = 30
-
 
 @bp.route("/", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
@@ -35,9 +30,9 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("main.index"))
     form = CodeLoginForm()
     if form.validate_on_submit():
-        key = f"code:{request.remote_addr}"
-        # Throttled: answer before looking at the code, so guessing gains nothing.
-        wait = accounts.retry_after(db, key, limit=CODE_FAILURES_PER_ADDRESS)
+        keys = login_codes.throttle_keys(db, form.code.data or "", request.remote_addr)
+        # Throttled: answer before checking the code, so guessing gains nothing.
+        wait = max(accounts.retry_after(db, key, limit=limit) for key, limit in keys)
         if wait:
             db.rollback()
             flash(_("För många försök med fel kod. Vänta en stund och försök igen."), "error")
@@ -46,7 +41,8 @@ def login() -> ResponseReturnValue:
             user = login_codes.authenticate(db, form.code.data or "")
         except AuthenticationFailed:
             db.rollback()
-            accounts.record_failure(db, key)  # in a transaction of its own: nothing else rolls it back
+            for key, _limit in keys:  # in a transaction of their own: nothing else rolls them back
+                accounts.record_failure(db, key)
             db.commit()
             # The same answer for an unknown, revoked or mistyped code: nothing is revealed.
             flash(_("Koden fungerade inte. Kontrollera att du har skrivit rätt, eller fråga din skola."), "error")
