@@ -24,6 +24,13 @@ HASH_METHOD = "scrypt"
 #: that anyone could inflict on another user by failing on purpose.
 MAX_FAILURES = 5
 WINDOW = dt.timedelta(minutes=15)
+#: Staff logins: wrong passwords for one account from one address (its owner's typos, or one guesser),
+#: for one account from anywhere (guessing spread over many addresses), and from one address for any
+#: account (an office's staff share one).  The owner is slowed by the first alone, so others' failures
+#: elsewhere cannot lock the owner out.
+FAILURES_PER_ACCOUNT_AND_ADDRESS = MAX_FAILURES
+FAILURES_PER_ACCOUNT = 30
+FAILURES_PER_ADDRESS = 30
 #: A hash to compare against when the account does not exist, so that the
 #: response time does not tell which e-mail addresses have accounts.
 _DUMMY_HASH = generate_password_hash("praktik-timing-equaliser", method=HASH_METHOD)
@@ -61,6 +68,16 @@ def end_sessions(user: User) -> None:
     """Void every session of ``user``: cookies carrying the old version stop working."""
     user.session_version = (user.session_version or 0) + 1
     logger.info("User %s logged out", user.id)
+
+
+def login_keys(email: str, address: str | None) -> list[tuple[str, int]]:
+    """The throttles (key, limit) a staff login for ``email`` from ``address`` counts against."""
+    account = f"email:{email.strip().lower()}"
+    return [
+        (f"{account}|ip:{address}", FAILURES_PER_ACCOUNT_AND_ADDRESS),
+        (account, FAILURES_PER_ACCOUNT),
+        (f"ip:{address}", FAILURES_PER_ADDRESS),
+    ]
 
 
 def record_failure(session: Session, key: str, now: dt.datetime | None = None) -> None:

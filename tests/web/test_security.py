@@ -100,7 +100,7 @@ def test_failures_are_kept_though_the_attempt_is_rolled_back(client: FlaskClient
 
 
 def test_one_address_trying_many_accounts_is_throttled(client: FlaskClient, db_session: Session) -> None:
-    for n in range(accounts.MAX_FAILURES + 1):
+    for n in range(accounts.FAILURES_PER_ADDRESS + 1):
         assert _post_login(client, f"guess{n}@example.se", "fel-lösenord!").status_code == 401
     assert _post_login(client, "guess-new@example.se", "fel-lösenord!").status_code == 429
     # Another address is not affected.
@@ -110,6 +110,28 @@ def test_one_address_trying_many_accounts_is_throttled(client: FlaskClient, db_s
         "/auth/login", data={"email": "guess-new@example.se", "password": "x", "csrf_token": token}, **other
     )
     assert response.status_code == 401
+
+
+def test_others_failures_from_elsewhere_slow_down_the_guesser_not_the_accounts_owner(
+    client: FlaskClient, db_session: Session
+) -> None:
+    _staff(db_session, email="owner@example.se")
+    guesser = {"environ_base": {"REMOTE_ADDR": "203.0.113.66"}}
+    for _ in range(accounts.FAILURES_PER_ACCOUNT_AND_ADDRESS + 1):
+        response = client.post(
+            "/auth/login",
+            data={"email": "owner@example.se", "password": "gissning", "csrf_token": csrf_token(client)},
+            **guesser,
+        )
+        assert response.status_code == 401
+    again = client.post(
+        "/auth/login",
+        data={"email": "owner@example.se", "password": "gissning", "csrf_token": csrf_token(client)},
+        **guesser,
+    )
+    assert again.status_code == 429
+    # The owner, at their own address, logs in.
+    assert _post_login(client, "owner@example.se", PASSWORD).status_code == 302
 
 
 def test_a_successful_login_clears_the_accounts_failures(client: FlaskClient, db_session: Session) -> None:
@@ -377,10 +399,10 @@ def test_behind_a_proxy_each_clients_own_address_is_throttled_not_the_proxys(
     def failed_logins(app: Flask, client_address: str) -> list[int]:
         client = app.test_client()
         codes = []
-        for n in range(accounts.MAX_FAILURES + 2):
+        for _ in range(accounts.FAILURES_PER_ACCOUNT_AND_ADDRESS + 2):
             response = client.post(
                 "/auth/login",
-                data={"email": f"x{n}@kommun.example", "password": "fel-lösenord", "csrf_token": csrf_token(client)},
+                data={"email": "kim@kommun.example", "password": "fel-lösenord", "csrf_token": csrf_token(client)},
                 headers={"X-Forwarded-For": client_address},
                 environ_base={"REMOTE_ADDR": "10.0.0.1"},  # every request reaches the app from the proxy
             )

@@ -42,10 +42,9 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        email_key = f"email:{(form.email.data or '').strip().lower()}"
-        keys = (email_key, f"ip:{request.remote_addr}")
+        keys = accounts.login_keys(form.email.data or "", request.remote_addr)
         # Throttled: answer before looking at the password, so guessing gains nothing.
-        wait = max(accounts.retry_after(db, key) for key in keys)
+        wait = max(accounts.retry_after(db, key, limit=limit) for key, limit in keys)
         if wait:
             db.rollback()
             flash(_("För många misslyckade inloggningar. Försök igen om en stund."), "error")
@@ -54,7 +53,7 @@ def login() -> ResponseReturnValue:
             user = accounts.authenticate(db, form.email.data or "", form.password.data or "")
         except accounts.AuthenticationFailed:
             db.rollback()
-            for key in keys:  # in a transaction of their own: nothing else rolls them back
+            for key, _limit in keys:  # in a transaction of their own: nothing else rolls them back
                 accounts.record_failure(db, key)
             db.commit()
             flash(_("Fel e-postadress eller lösenord."), "error")
@@ -69,7 +68,8 @@ def login() -> ResponseReturnValue:
                 "error",
             )
             return _page(form, 403)
-        accounts.clear_failures(db, email_key)
+        for key, _limit in keys[:2]:  # the account's own; the address's record stays
+            accounts.clear_failures(db, key)
         db.commit()
         lang = session.get("lang")
         session.clear()  # a fresh session on login (no fixation)
