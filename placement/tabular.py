@@ -53,6 +53,9 @@ RATIO_CHECKED_FROM_BYTES = 1024 * 1024
 #: Limits on the table itself (data rows, columns).
 MAX_ROWS = 20_000
 MAX_COLUMNS = 100
+#: Empty rows read beside the data rows before a file is refused: rows are counted as they are read,
+#: empty or not, so a sheet of a million empty rows is refused after reading this many, not parsed whole.
+MAX_EMPTY_ROWS = 1_000
 
 CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
 XLSX_SUFFIX = ".xlsx"
@@ -232,10 +235,15 @@ def _build_table(fmt: Format, records: Iterable[list[str]]) -> Table:
     _check_headers(header_cells)
     rows: list[Row] = []
     for number, record in enumerate(iterator, start=2):
+        if number > MAX_ROWS + MAX_EMPTY_ROWS + 1:
+            raise ValidationError(
+                f"the file has more than {MAX_ROWS + MAX_EMPTY_ROWS:,} rows, empty ones included; "
+                "delete the empty rows below the data, or split the file into smaller ones"
+            )
         cells = [_clean(cell) for cell in record]
         if not any(cells):
             continue
-        if number > MAX_ROWS + 1:
+        if len(rows) >= MAX_ROWS:
             raise ValidationError(f"the file has more than {MAX_ROWS:,} rows; split it into smaller files")
         extra = [i for i, cell in enumerate(cells[len(header_cells) :], start=len(header_cells) + 1) if cell]
         if extra:

@@ -177,6 +177,87 @@ def test_too_many_rows_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         read_table(b"Namn\n1\n2\n3\n4\n", "x.csv")
 
 
+def test_empty_rows_count_as_they_are_read_so_a_sheet_of_empty_rows_stops_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tabular, "MAX_ROWS", 3)
+    monkeypatch.setattr(tabular, "MAX_EMPTY_ROWS", 2)
+    assert len(read_table(b"Namn\n1\n\n2\n;\n3\n", "x.csv").rows) == 3  # a few empty rows are fine
+    with pytest.raises(ValidationError, match="more than 5 rows, empty ones included"):
+        read_table(b"Namn\n1\n" + b";\n" * 50 + b"2\n", "x.csv")
+
+
+def test_an_xlsx_of_four_hundred_thousand_empty_rows_is_refused_without_reading_it_all() -> None:
+    """The abuse case of a small workbook whose sheet holds hundreds of thousands of empty rows."""
+    rows = "".join(f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t></t></is></c></row>' for n in range(2, 400_002))
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>Förnamn</t></is></c></row>' + rows + "</sheetData></worksheet>"
+    )
+    workbook = _minimal_xlsx(sheet)
+    assert len(workbook) < tabular.MAX_UPLOAD_BYTES
+    read: list[int] = []
+    real = tabular._cell_text
+
+    def counting(value: object) -> str:
+        read.append(1)
+        return real(value)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tabular, "_cell_text", counting)
+        with pytest.raises(ValidationError, match="empty ones included"):
+            read_table(workbook, "elever.xlsx")
+    # Stopped at the limit (each row is read as MAX_COLUMNS + 1 cells), not at row 400,001.
+    assert len(read) <= (tabular.MAX_ROWS + tabular.MAX_EMPTY_ROWS + 2) * (tabular.MAX_COLUMNS + 1)
+
+
+def _minimal_xlsx(sheet_xml: str) -> bytes:
+    """A workbook of one sheet, written part by part (openpyxl would take minutes for so many rows)."""
+    import io
+    import zipfile
+
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<sheets><sheet name="Elever" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+            'Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": sheet_xml,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     ("filename", "message"),
     [
