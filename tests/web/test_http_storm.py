@@ -1,0 +1,139 @@
+"""A storm through the real HTTP stack: 100 coordinators' moves at once into 10 one-place offers, on both databases.
+
+A threaded server on loopback serves the app; 100 clients, released
+together, each move a different pupil into one of ten offers with one place
+each, as ``POST /coordinator/rounds/<r>/pupils/<p>/move`` does from the
+pupil's page.  Exactly ten moves succeed, the other ninety see the refusal on
+the page they land on, no answer is a server error, and no offer holds more
+than its place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.cookiejar
+import re
+import threading
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from placement import audit
+from placement import models as m
+from placement.db import make_engine
+from placement.enums import HOLDS_PLACE, Role, RoundStatus
+from placement.organisation import accounts
+from placement.rounds import setup as rounds
+from tests import factories as f
+from tests.web.browser import live_server
+from web.app import create_app
+
+pytestmark = pytest.mark.slow
+CLIENTS = 100
+OFFERS = 10
+PASSWORD = "samordnarens-lösenord"
+
+
+@pytest.fixture
+def engine(live_database_url: str) -> Iterator[Engine]:
+    engine = make_engine(live_database_url)
+    yield engine
+    engine.dispose()
+
+
+def _world(engine: Engine) -> tuple[int, list[int], list[str]]:
+    """A proposed round with CLIENTS unplaced pupils and OFFERS offers of one place each, and a coordinator."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        period = f.period(session, code="storm", start_date=dt.date(2026, 11, 2))
+        klass = f.school_class(session, school=f.school(session), period=period)
+        codes = [
+            f.offer(session, places={period: 1}, risk_assessment_confirmed_at=f.RISK_CONFIRMED).code
+            for _ in range(OFFERS)
+        ]
+        pupils = [f.pupil(session, school_class=klass).id for _ in range(CLIENTS)]
+        allocation_round = rounds.create_round(session, "Storm", ["storm"], actor=audit.CLI)
+        session.execute(
+            update(m.AllocationRound)
+            .where(m.AllocationRound.id == allocation_round.id)
+            .values(status=RoundStatus.PROPOSED)
+        )
+        coordinator = f.user(session, Role.COORDINATOR, email="storm@kommun.example")
+        accounts.set_password(coordinator, PASSWORD)
+        return allocation_round.id, pupils, codes
+
+
+def _logged_in(base: str) -> tuple[http.cookiejar.CookieJar, str]:
+    """A coordinator's session cookie and its CSRF token, from the login form as a browser gets them."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/auth/login").read().decode()
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    assert token is not None
+    form = urllib.parse.urlencode({"email": "storm@kommun.example", "password": PASSWORD, "csrf_token": token[1]})
+    landed = opener.open(base + "/auth/login", data=form.encode())
+    assert landed.geturl().endswith("/coordinator/"), landed.geturl()
+    # Logging in starts a fresh session: the forms from now on carry its token.
+    fresh = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', landed.read().decode())
+    assert fresh is not None
+    return jar, fresh[1]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report a redirect instead of following it: a move that succeeds answers 302."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def test_a_hundred_moves_at_once_fill_ten_places_exactly(live_database_url: str, engine: Engine) -> None:
+    round_id, pupils, codes = _world(engine)
+    app = create_app({"DATABASE_URL": live_database_url, "SECRET_KEY": "storm", "TESTING": False})
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+    with live_server(app) as base:
+        jar, token = _logged_in(base)
+        start = threading.Barrier(CLIENTS)
+
+        def client(pupil_id: int, code: str) -> None:
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+            request = urllib.request.Request(
+                f"{base}/coordinator/rounds/{round_id}/pupils/{pupil_id}/move",
+                data=urllib.parse.urlencode({"offer": code, "csrf_token": token}).encode(),
+            )
+            start.wait()
+            try:
+                with opener.open(request, timeout=120) as answer:
+                    status, page = answer.status, answer.read().decode()
+            except urllib.error.HTTPError as exc:
+                status, page = exc.code, exc.read().decode()
+            if status == 302:
+                result = "moved"
+            elif status == 409 and "all 1 places in storm are taken" in page:
+                result = "refused"  # the refusal names the offer's places and the period
+            else:
+                result = f"HTTP {status}"
+            with lock:
+                outcomes[result] += 1
+
+        threads = [threading.Thread(target=client, args=(pupil, codes[k % OFFERS])) for k, pupil in enumerate(pupils)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert outcomes == Counter({"moved": OFFERS, "refused": CLIENTS - OFFERS})
+    make_session = sessionmaker(bind=engine)
+    with make_session() as session:
+        held = dict(
+            session.execute(
+                select(m.Offer.code, func.count(m.Assignment.id))
+                .join(m.Assignment, m.Assignment.offer_id == m.Offer.id)
+                .where(m.Assignment.round_id == round_id, m.Assignment.status.in_(HOLDS_PLACE))
+                .group_by(m.Offer.code)
+            ).all()
+        )
+    assert held == dict.fromkeys(codes, 1)
