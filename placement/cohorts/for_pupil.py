@@ -228,6 +228,8 @@ def _open_window(session: Session, pupil: Pupil, now: dt.datetime | None) -> Pre
 
 
 def _codes(session: Session, pupil: Pupil) -> list[str]:
+    """The ranking an edit starts from, read under the ranking's lock (:func:`preferences.lock_ranking`)."""
+    preferences.lock_ranking(session, pupil)
     return [p.offer.code for p in preferences.preferences_of(session, pupil)]
 
 

@@ -38,6 +38,15 @@ from placement.models import (
 logger = logging.getLogger(__name__)
 
 
+def lock_ranking(session: Session, pupil: Pupil) -> None:
+    """Lock the pupil's row for this transaction, so that two edits of one ranking (two tabs, a
+    double click, the school and the pupil at once) take turns instead of one failing.
+
+    On SQLite every write transaction holds the database's lock already.
+    """
+    session.execute(select(Pupil.id).where(Pupil.id == pupil.id).with_for_update())
+
+
 def set_preferences(
     session: Session,
     pupil: Pupil,
@@ -84,6 +93,7 @@ def set_preferences(
     if problems:
         raise ValidationError(problems)
 
+    lock_ranking(session, pupil)
     existing = preferences_of(session, pupil)
     before_codes = [p.offer.code for p in existing]
     after_codes = [offer.code for offer in chosen]

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from placement import audit
 from placement import models as m
+from placement.cohorts import login_codes
 from placement.db import make_engine
 from placement.enums import HOLDS_PLACE, Role, RoundStatus
 from placement.organisation import accounts
@@ -137,3 +138,92 @@ def test_a_hundred_moves_at_once_fill_ten_places_exactly(live_database_url: str,
             ).all()
         )
     assert held == dict.fromkeys(codes, 1)
+
+
+def _pupil_world(engine: Engine, offers: int, max_choices: int) -> tuple[str, list[str], int]:
+    """A pupil with a login code, an open window of ``max_choices`` choices and ``offers`` offers to choose."""
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        start = now.date() + dt.timedelta(days=30)
+        period = f.period(session, code="storm-p", start_date=start, end_date=start + dt.timedelta(days=4))
+        klass = f.school_class(session, school=f.school(session), period=period)
+        pupil = f.pupil(session, school_class=klass, birth_year=2012)
+        session.add(
+            m.PreferenceWindow(
+                name="Prao",
+                opens_at=now - dt.timedelta(days=1),
+                closes_at=now + dt.timedelta(days=7),
+                max_choices=max_choices,
+            )
+        )
+        codes = [
+            f.offer(session, places={period: 2}, risk_assessment_confirmed_at=f.RISK_CONFIRMED).code
+            for _ in range(offers)
+        ]
+        code = login_codes.issue(session, pupil, actor=audit.CLI).code
+        return code, codes, pupil.id
+
+
+def _pupil_logged_in(base: str, code: str) -> tuple[http.cookiejar.CookieJar, str]:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/pupil-login/").read().decode()
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    assert token is not None
+    landed = opener.open(
+        base + "/pupil-login/", data=urllib.parse.urlencode({"code": code, "csrf_token": token[1]}).encode()
+    )
+    assert "/pupil/" in landed.geturl(), landed.geturl()
+    fresh = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', landed.read().decode())
+    assert fresh is not None
+    return jar, fresh[1]
+
+
+def test_a_pupils_choices_made_at_once_from_several_tabs_are_all_kept_in_order_and_never_over_the_limit(
+    live_database_url: str, engine: Engine
+) -> None:
+    code, offers, pupil_id = _pupil_world(engine, offers=12, max_choices=8)
+    app = create_app({"DATABASE_URL": live_database_url, "SECRET_KEY": "storm", "TESTING": False})
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    with live_server(app) as base:
+        jar, token = _pupil_logged_in(base, code)
+
+        def add_all(chosen: list[str]) -> None:
+            start = threading.Barrier(len(chosen))
+
+            def tab(offer: str) -> None:
+                opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+                request = urllib.request.Request(
+                    f"{base}/pupil/choices/add",
+                    data=urllib.parse.urlencode({"offer": offer, "csrf_token": token}).encode(),
+                )
+                start.wait()
+                try:
+                    with opener.open(request, timeout=120) as answer:
+                        status = answer.status
+                except urllib.error.HTTPError as exc:
+                    status = exc.code
+                with lock:
+                    statuses[status] += 1
+
+            threads = [threading.Thread(target=tab, args=(offer,)) for offer in chosen]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+
+        add_all(offers[:8])  # eight tabs at once: every one of them is kept
+        with Session(engine) as session:
+            ranked = session.execute(
+                select(m.Preference.rank, m.Offer.code)
+                .join(m.Offer, m.Preference.offer_id == m.Offer.id)
+                .where(m.Preference.pupil_id == pupil_id)
+                .order_by(m.Preference.rank)
+            ).all()
+        assert [rank for rank, _code in ranked] == list(range(1, 9))
+        assert sorted(offer for _rank, offer in ranked) == sorted(offers[:8])
+        add_all(offers[8:])  # four more at once: the limit of eight holds
+    assert statuses == Counter({302: 12})  # each answered with the page to go back to; none failed
+    with Session(engine) as session:
+        assert session.scalar(select(func.count(m.Preference.id)).where(m.Preference.pupil_id == pupil_id)) == 8
