@@ -27,7 +27,7 @@ from placement import audit
 from placement import models as m
 from placement.cohorts import login_codes
 from placement.db import make_engine
-from placement.enums import HOLDS_PLACE, Role, RoundStatus
+from placement.enums import HOLDS_PLACE, AssignmentStatus, Role, RoundStatus
 from placement.organisation import accounts
 from placement.rounds import setup as rounds
 from tests import factories as f
@@ -68,8 +68,8 @@ def _world(engine: Engine) -> tuple[int, list[int], list[str]]:
         return allocation_round.id, pupils, codes
 
 
-def _logged_in(base: str) -> tuple[http.cookiejar.CookieJar, str]:
-    """A coordinator's session cookie and its CSRF token, from the login form as a browser gets them."""
+def _logged_in(base: str, *, landing: str = "/coordinator/") -> tuple[http.cookiejar.CookieJar, str]:
+    """A staff member's session cookie and its CSRF token, from the login form as a browser gets them."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(base + "/auth/login").read().decode()
@@ -77,7 +77,7 @@ def _logged_in(base: str) -> tuple[http.cookiejar.CookieJar, str]:
     assert token is not None
     form = urllib.parse.urlencode({"email": "storm@kommun.example", "password": PASSWORD, "csrf_token": token[1]})
     landed = opener.open(base + "/auth/login", data=form.encode())
-    assert landed.geturl().endswith("/coordinator/"), landed.geturl()
+    assert landed.geturl().endswith(landing), landed.geturl()
     # Logging in starts a fresh session: the forms from now on carry its token.
     fresh = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', landed.read().decode())
     assert fresh is not None
@@ -227,3 +227,80 @@ def test_a_pupils_choices_made_at_once_from_several_tabs_are_all_kept_in_order_a
     assert statuses == Counter({302: 12})  # each answered with the page to go back to; none failed
     with Session(engine) as session:
         assert session.scalar(select(func.count(m.Preference.id)).where(m.Preference.pupil_id == pupil_id)) == 8
+
+
+def test_an_employers_answers_sent_at_once_leave_exactly_one_answer(live_database_url: str, engine: Engine) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        period = f.period(session, code="storm-e", start_date=now.date() + dt.timedelta(days=20))
+        school = f.school(session)
+        staff = f.user(session, Role.SCHOOL_STAFF, email="syv@skola.example")
+        session.add(m.SchoolMembership(user=staff, school=school))
+        pupil = f.pupil(session, school_class=f.school_class(session, school=school, period=period))
+        employer = f.employer(session)
+        contact = f.user(session, Role.EMPLOYER_CONTACT, email="storm@kommun.example", email_verified_at=now)
+        accounts.set_password(contact, PASSWORD)
+        session.add(m.EmployerMembership(user=contact, employer=employer))
+        offer = f.offer(
+            session,
+            workplace=f.workplace(session, employer=employer),
+            places={period: 1},
+            risk_assessment_confirmed_at=f.RISK_CONFIRMED,
+        )
+        allocation_round = rounds.create_round(session, "Storm", ["storm-e"], actor=audit.CLI)
+        allocation_round.status = RoundStatus.PUBLISHED
+        allocation_round.confirm_deadline = now + dt.timedelta(days=7)
+        assignment = m.Assignment(
+            round_id=allocation_round.id, pupil=pupil, offer=offer, period=period, status=AssignmentStatus.PUBLISHED
+        )
+        session.add(assignment)
+        session.flush()
+        assignment_id = assignment.id
+    app = create_app({"DATABASE_URL": live_database_url, "SECRET_KEY": "storm", "TESTING": False})
+    outcomes: Counter[tuple[str, int]] = Counter()
+    lock = threading.Lock()
+    with live_server(app) as base:
+        jar, token = _logged_in(base, landing="/employer/")
+        start = threading.Barrier(20)
+
+        def answer(kind: str) -> None:
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+            fields = {"csrf_token": token} | ({"reason": "Vi har inte plats."} if kind == "decline" else {})
+            request = urllib.request.Request(
+                f"{base}/employer/placements/{assignment_id}/{kind}", data=urllib.parse.urlencode(fields).encode()
+            )
+            start.wait()
+            try:
+                with opener.open(request, timeout=120) as response:
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            with lock:
+                outcomes[(kind, status)] += 1
+
+        threads = [threading.Thread(target=answer, args=(kind,)) for kind in ["confirm", "decline"] * 10]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    # One answer wins; the same answer again changes nothing (and is not an error), the other answer is refused.
+    winning = {kind for (kind, status), _n in outcomes.items() if status == 302}
+    assert len(winning) == 1, outcomes
+    [winner] = winning
+    loser = "decline" if winner == "confirm" else "confirm"
+    assert outcomes[(loser, 409)] == 10, outcomes
+    assert outcomes[(winner, 302)] + outcomes[(winner, 409)] == 10, outcomes
+    with Session(engine) as session:
+        stored = session.get(m.Assignment, assignment_id)
+        assert stored is not None
+        assert stored.status is (AssignmentStatus.CONFIRMED if winner == "confirm" else AssignmentStatus.DECLINED)
+        answered = session.scalar(
+            select(func.count(m.AuditEvent.id)).where(
+                m.AuditEvent.entity_id == assignment_id, m.AuditEvent.action.like("assignment.%")
+            )
+        )
+        assert answered == 1  # written once
+        mails = session.scalar(
+            select(func.count(m.OutboxMessage.id)).where(m.OutboxMessage.kind == "placement_confirmed")
+        )
+        assert mails == (1 if winner == "confirm" else 0)  # the school hears once, or not at all
