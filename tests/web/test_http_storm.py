@@ -91,41 +91,54 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _all_at_once(jar: http.cookiejar.CookieJar, posts: list[tuple[str, dict[str, str]]]) -> list[tuple[int, str]]:
+    """POST each (url, form) from a thread of its own with the session ``jar``, all released together.
+
+    The answers in the order of ``posts``: (status, body), a redirect reported, not followed.
+    """
+    start = threading.Barrier(len(posts))
+    answers: list[tuple[int, str]] = [(0, "")] * len(posts)
+
+    def client(index: int, url: str, form: dict[str, str]) -> None:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+        request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode())
+        start.wait()
+        try:
+            with opener.open(request, timeout=120) as answer:
+                answers[index] = (answer.status, answer.read().decode())
+        except urllib.error.HTTPError as exc:
+            answers[index] = (exc.code, exc.read().decode())
+
+    threads = [threading.Thread(target=client, args=(i, url, form)) for i, (url, form) in enumerate(posts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return answers
+
+
 def test_a_hundred_moves_at_once_fill_ten_places_exactly(live_database_url: str, engine: Engine) -> None:
     round_id, pupils, codes = _world(engine)
     app = create_app({"DATABASE_URL": live_database_url, "SECRET_KEY": "storm", "TESTING": False})
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
     with live_server(app) as base:
         jar, token = _logged_in(base)
-        start = threading.Barrier(CLIENTS)
-
-        def client(pupil_id: int, code: str) -> None:
-            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
-            request = urllib.request.Request(
-                f"{base}/coordinator/rounds/{round_id}/pupils/{pupil_id}/move",
-                data=urllib.parse.urlencode({"offer": code, "csrf_token": token}).encode(),
+        moves = [
+            (
+                f"{base}/coordinator/rounds/{round_id}/pupils/{pupil}/move",
+                {"offer": codes[k % OFFERS], "csrf_token": token},
             )
-            start.wait()
-            try:
-                with opener.open(request, timeout=120) as answer:
-                    status, page = answer.status, answer.read().decode()
-            except urllib.error.HTTPError as exc:
-                status, page = exc.code, exc.read().decode()
-            if status == 302:
-                result = "moved"
-            elif status == 409 and "all 1 places in storm are taken" in page:
-                result = "refused"  # the refusal names the offer's places and the period
-            else:
-                result = f"HTTP {status}"
-            with lock:
-                outcomes[result] += 1
+            for k, pupil in enumerate(pupils)
+        ]
+        answers = _all_at_once(jar, moves)
 
-        threads = [threading.Thread(target=client, args=(pupil, codes[k % OFFERS])) for k, pupil in enumerate(pupils)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+    def outcome(status: int, page: str) -> str:
+        if status == 302:
+            return "moved"
+        if status == 409 and "all 1 places in storm are taken" in page:
+            return "refused"  # the refusal names the offer's places and the period
+        return f"HTTP {status}"
+
+    outcomes = Counter(outcome(status, page) for status, page in answers)
     assert outcomes == Counter({"moved": OFFERS, "refused": CLIENTS - OFFERS})
     make_session = sessionmaker(bind=engine)
     with make_session() as session:
@@ -185,33 +198,12 @@ def test_a_pupils_choices_made_at_once_from_several_tabs_are_all_kept_in_order_a
     code, offers, pupil_id = _pupil_world(engine, offers=12, max_choices=8)
     app = create_app({"DATABASE_URL": live_database_url, "SECRET_KEY": "storm", "TESTING": False})
     statuses: Counter[int] = Counter()
-    lock = threading.Lock()
     with live_server(app) as base:
         jar, token = _pupil_logged_in(base, code)
 
         def add_all(chosen: list[str]) -> None:
-            start = threading.Barrier(len(chosen))
-
-            def tab(offer: str) -> None:
-                opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
-                request = urllib.request.Request(
-                    f"{base}/pupil/choices/add",
-                    data=urllib.parse.urlencode({"offer": offer, "csrf_token": token}).encode(),
-                )
-                start.wait()
-                try:
-                    with opener.open(request, timeout=120) as answer:
-                        status = answer.status
-                except urllib.error.HTTPError as exc:
-                    status = exc.code
-                with lock:
-                    statuses[status] += 1
-
-            threads = [threading.Thread(target=tab, args=(offer,)) for offer in chosen]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(120)
+            adds = [(f"{base}/pupil/choices/add", {"offer": offer, "csrf_token": token}) for offer in chosen]
+            statuses.update(status for status, _page in _all_at_once(jar, adds))
 
         add_all(offers[:8])  # eight tabs at once: every one of them is kept
         with Session(engine) as session:
@@ -257,32 +249,18 @@ def test_an_employers_answers_sent_at_once_leave_exactly_one_answer(live_databas
         session.flush()
         assignment_id = assignment.id
     app = create_app({"DATABASE_URL": live_database_url, "SECRET_KEY": "storm", "TESTING": False})
-    outcomes: Counter[tuple[str, int]] = Counter()
-    lock = threading.Lock()
+    kinds = ["confirm", "decline"] * 10
     with live_server(app) as base:
         jar, token = _logged_in(base, landing="/employer/")
-        start = threading.Barrier(20)
-
-        def answer(kind: str) -> None:
-            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
-            fields = {"csrf_token": token} | ({"reason": "Vi har inte plats."} if kind == "decline" else {})
-            request = urllib.request.Request(
-                f"{base}/employer/placements/{assignment_id}/{kind}", data=urllib.parse.urlencode(fields).encode()
+        posts = [
+            (
+                f"{base}/employer/placements/{assignment_id}/{kind}",
+                {"csrf_token": token} | ({"reason": "Vi har inte plats."} if kind == "decline" else {}),
             )
-            start.wait()
-            try:
-                with opener.open(request, timeout=120) as response:
-                    status = response.status
-            except urllib.error.HTTPError as exc:
-                status = exc.code
-            with lock:
-                outcomes[(kind, status)] += 1
-
-        threads = [threading.Thread(target=answer, args=(kind,)) for kind in ["confirm", "decline"] * 10]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+            for kind in kinds
+        ]
+        answers = _all_at_once(jar, posts)
+    outcomes = Counter((kind, status) for kind, (status, _page) in zip(kinds, answers, strict=True))
     # One answer wins; the same answer again changes nothing (and is not an error), the other answer is refused.
     winning = {kind for (kind, status), _n in outcomes.items() if status == 302}
     assert len(winning) == 1, outcomes
