@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -80,12 +81,27 @@ def login_keys(email: str, address: str | None) -> list[tuple[str, int]]:
     ]
 
 
-def record_failure(session: Session, key: str, now: dt.datetime | None = None) -> None:
-    """Note a failed login for ``key``.
+def hold(session: Session, keys: list[tuple[str, int]]) -> None:
+    """Take the throttles' locks for this transaction, so that checking and recording an attempt is one step.
 
-    The caller commits it on its own, after rolling back the failed attempt, so
-    that the failure survives whatever else the request undoes.
+    Concurrent attempts against one key then take turns, and a limit holds
+    exactly however many arrive at once.  PostgreSQL: a transaction-level
+    advisory lock per key (in a fixed order, so two attempts never wait for
+    each other); SQLite: the transaction holds the database's write lock already.
     """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for lock_id in sorted({_lock_id(key) for key, _limit in keys}):
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit number for a throttle key (PostgreSQL's advisory locks are numbered)."""
+    return int.from_bytes(hashlib.blake2b(key[:300].encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def record_failure(session: Session, key: str, now: dt.datetime | None = None) -> None:
+    """Note a failed login for ``key``; the caller commits it in the transaction that checked the throttle."""
     session.add(LoginFailure(key=key[:300], at=now or utcnow()))
     session.flush()
     logger.warning("Attempt recorded against the throttle of %s", key)

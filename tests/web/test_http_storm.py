@@ -282,3 +282,24 @@ def test_an_employers_answers_sent_at_once_leave_exactly_one_answer(live_databas
             select(func.count(m.OutboxMessage.id)).where(m.OutboxMessage.kind == "placement_confirmed")
         )
         assert mails == (1 if winner == "confirm" else 0)  # the school hears once, or not at all
+
+
+def test_a_hundred_guesses_at_once_get_no_more_tries_than_the_throttle_allows(
+    live_database_url: str, engine: Engine
+) -> None:
+    app = create_app({"DATABASE_URL": live_database_url, "SECRET_KEY": "storm", "TESTING": False})
+    with live_server(app) as base:
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(base + "/pupil-login/").read().decode()
+        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+        assert token is not None
+        guesses = [
+            (f"{base}/pupil-login/", {"code": f"GUES-SNUM-{n:04d}", "csrf_token": token[1]}) for n in range(CLIENTS)
+        ]
+        statuses = Counter(status for status, _page in _all_at_once(jar, guesses))
+    tried = login_codes.FAILURES_PER_ADDRESS + 1  # a key is refused once it holds more failures than its limit
+    assert statuses == Counter({401: tried, 429: CLIENTS - tried})
+    with Session(engine) as session:
+        recorded = session.scalar(select(func.count(m.LoginFailure.id)).where(m.LoginFailure.key.like("code:%")))
+    assert recorded == tried

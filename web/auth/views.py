@@ -43,6 +43,7 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         keys = accounts.login_keys(form.email.data or "", request.remote_addr)
+        accounts.hold(db, keys)  # checking and recording this attempt is one step: concurrent guesses take turns
         # Throttled: answer before looking at the password, so guessing gains nothing.
         wait = max(accounts.retry_after(db, key, limit=limit) for key, limit in keys)
         if wait:
@@ -52,8 +53,7 @@ def login() -> ResponseReturnValue:
         try:
             user = accounts.authenticate(db, form.email.data or "", form.password.data or "")
         except accounts.AuthenticationFailed:
-            db.rollback()
-            for key, _limit in keys:  # in a transaction of their own: nothing else rolls them back
+            for key, _limit in keys:  # a failed attempt writes nothing else, so the failures commit alone
                 accounts.record_failure(db, key)
             db.commit()
             flash(_("Fel e-postadress eller lösenord."), "error")
@@ -106,7 +106,8 @@ def forgot_password() -> ResponseReturnValue:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         address = (form.email.data or "").strip().lower()
-        limits = ((f"reset:{address}", RESETS_PER_ADDRESS), (f"reset-ip:{request.remote_addr}", RESETS_PER_CLIENT))
+        limits = [(f"reset:{address}", RESETS_PER_ADDRESS), (f"reset-ip:{request.remote_addr}", RESETS_PER_CLIENT)]
+        accounts.hold(db, limits)
         wait = max(accounts.retry_after(db, key, limit=limit) for key, limit in limits)
         if wait:
             db.rollback()

@@ -31,6 +31,7 @@ def login() -> ResponseReturnValue:
     form = CodeLoginForm()
     if form.validate_on_submit():
         keys = login_codes.throttle_keys(db, form.code.data or "", request.remote_addr)
+        accounts.hold(db, keys)  # checking and recording this attempt is one step: concurrent guesses take turns
         # Throttled: answer before checking the code, so guessing gains nothing.
         wait = max(accounts.retry_after(db, key, limit=limit) for key, limit in keys)
         if wait:
@@ -40,8 +41,7 @@ def login() -> ResponseReturnValue:
         try:
             user = login_codes.authenticate(db, form.code.data or "")
         except AuthenticationFailed:
-            db.rollback()
-            for key, _limit in keys:  # in a transaction of their own: nothing else rolls them back
+            for key, _limit in keys:  # a failed attempt writes nothing else, so the failures commit alone
                 accounts.record_failure(db, key)
             db.commit()
             # The same answer for an unknown, revoked or mistyped code: nothing is revealed.
