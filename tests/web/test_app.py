@@ -26,6 +26,17 @@ def test_start_page_shows_the_region(client: FlaskClient, db_session: Session) -
     assert "Prao i regionen" in html
 
 
+def test_the_start_page_leads_each_visitor_to_their_way_in_and_the_site_has_an_icon(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    for link in ('href="/pupil-login/"', 'href="/auth/login"', 'href="/register/"'):
+        assert link in html
+    assert 'rel="icon" type="image/svg+xml" href="/static/favicon.svg"' in html
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/svg+xml"
+    icon.close()
+
+
 def test_language_switch_to_english(client: FlaskClient) -> None:
     token = csrf_token(client, "/")
     response = client.post("/lang/en", data={"csrf_token": token, "next": "/"})
