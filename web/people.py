@@ -42,18 +42,23 @@ def states(rows: list[Invitation]) -> dict[int, invitations.State]:
     return {row.id: invitations.state(row) for row in rows}
 
 
-def send_invitation(invite: Callable[..., Invitation]) -> None:
+def flash_problems(form: FlaskForm) -> None:
+    """Each problem of a form that failed its checks, as a message naming its field."""
+    for name, errors in form.errors.items():
+        for error in errors:
+            flash(f"{getattr(form, name).label.text}: {error}", "error")
+
+
+def send_invitation(invite: Callable[..., Invitation], form: InviteForm | None = None) -> None:
     """Check the invitation form and send it through ``invite`` (a scoped ``invite`` taking the form's fields).
 
     ``invite`` is called with ``email``, ``name``, ``secret_key`` and
     ``base_url``; the transaction is committed and the user told, or the
     form's problems are flashed.
     """
-    form = InviteForm()
+    form = form or InviteForm()
     if not form.validate_on_submit():
-        for name, errors in form.errors.items():
-            for error in errors:
-                flash(f"{getattr(form, name).label.text}: {error}", "error")
+        flash_problems(form)
         return
     invitation = invite(
         email=form.email.data or "",

@@ -39,12 +39,6 @@ def _links() -> dict[str, Any]:
     return {"secret_key": current_app.config["SECRET_KEY"], "base_url": current_app.config["BASE_URL"]}
 
 
-def _flash_problems(form: people.InviteForm) -> None:
-    for name, errors in form.errors.items():
-        for error in errors:
-            flash(f"{getattr(form, name).label.text}: {error}", "error")
-
-
 def _coordinator_form() -> people.CoordinatorInviteForm:
     form = people.CoordinatorInviteForm()
     places = [SelectChoice(m.id, m.name) for m in scope.municipalities(db, _user())]
@@ -70,15 +64,12 @@ def people_page() -> ResponseReturnValue:
 @bp.post("/people/invitations")
 def invite_coordinator() -> ResponseReturnValue:
     form = _coordinator_form()
-    if not form.validate_on_submit():
-        _flash_problems(form)
-        return redirect(url_for(".people_page"))
-    target = scope.coordinator_target(db, _user(), form.municipality.data or None)
-    invitation = invitations.invite(
-        db, target, email=form.email.data or "", name=form.name.data or "", invited_by=_user(), **_links()
-    )
-    db.commit()
-    flash(_("Inbjudan till %(email)s är skickad.", email=invitation.email), "info")
+
+    def invite(**fields: str) -> Invitation:
+        target = scope.coordinator_target(db, _user(), form.municipality.data or None)
+        return invitations.invite(db, target, invited_by=_user(), **fields)
+
+    people.send_invitation(invite, form)
     return redirect(url_for(".people_page"))
 
 
