@@ -2,9 +2,19 @@
 
 SQLite is the embedded default and PostgreSQL the production database; both
 are reached through one URL.  On SQLite every connection gets foreign keys,
-WAL and a busy timeout, and every transaction starts with ``BEGIN IMMEDIATE``
-so that a writer takes the lock up front instead of failing on upgrade
-(the pysqlite workaround from the SQLAlchemy SQLite dialect documentation).
+WAL and a busy timeout.  A transaction there begins as a reader (``BEGIN``),
+which in WAL mode neither waits for nor blocks anyone, so pages, parsing an
+upload and checking a password never hold the database's single write lock.
+It becomes a writer at its first write, its first ``SELECT ... FOR UPDATE``
+or :func:`take_write_lock`, whichever comes first: the reader's snapshot is
+ended and the transaction starts again with ``BEGIN IMMEDIATE``, which queues
+on the busy timeout for the write lock.  This gives SQLite the semantics
+PostgreSQL has at READ COMMITTED with row locks: what was read before the
+lock may have changed, what is read after it cannot change until commit; so
+the code that checks and then writes (free places, throttles, ranks) locks
+first and counts after, on both databases.  (A deferred transaction that is
+upgraded in place instead would fail with ``SQLITE_BUSY_SNAPSHOT`` whenever
+another writer committed since it first read.)
 """
 
 from __future__ import annotations
@@ -127,10 +137,58 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front, so that concurrent writers queue on the
-        # busy timeout: a deferred transaction that has read and then writes
-        # fails with SQLITE_BUSY at once instead of waiting.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        writer = conn.info.pop(_WRITER_NEXT, False)
+        conn.info[_WRITER] = writer
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    @event.listens_for(engine, "before_execute", named=True)
+    def _on_execute(conn: Any, clauseelement: Any, **_kw: Any) -> None:
+        # SQLite drops FOR UPDATE from the SQL: the write lock stands in for the row lock.
+        if getattr(clauseelement, "_for_update_arg", None) is not None:
+            _become_writer(conn)
+
+    @event.listens_for(engine, "before_cursor_execute", named=True)
+    def _on_cursor_execute(conn: Any, statement: str, **_kw: Any) -> None:
+        if not conn.info.get(_WRITER, True) and _first_word(statement) in _WRITING:
+            _become_writer(conn)
+
+
+#: Statements that make an SQLite transaction a writer: data and schema changes, and savepoints
+#: (which only writers take, and which must not be open when the reader's snapshot ends).
+_WRITING = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT"})
+_WRITER = "praktik.sqlite_writer"
+_WRITER_NEXT = "praktik.sqlite_writer_next"
+
+
+def _first_word(statement: str) -> str:
+    return statement.lstrip(" \n\t(").split(None, 1)[0].upper() if statement.strip() else ""
+
+
+def _become_writer(conn: Any) -> None:
+    """End a reading SQLite transaction's snapshot and begin it again as the writer (``BEGIN IMMEDIATE``)."""
+    if not conn.in_transaction():
+        conn.info[_WRITER_NEXT] = True  # the statement's own transaction begins as the writer
+        return
+    if conn.info.get(_WRITER, True):
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection.in_transaction:
+        dbapi_connection.execute("COMMIT")  # it has only read: nothing to lose
+    dbapi_connection.execute("BEGIN IMMEDIATE")
+    conn.info[_WRITER] = True
+
+
+def take_write_lock(session: Any) -> None:
+    """Make the session's transaction the database's writer now, before it reads what it will decide on.
+
+    On SQLite this waits for the write lock (and holds it until the
+    transaction ends), for code that checks and then writes without a row to
+    lock, such as counting recent failures; on PostgreSQL, which locks rows
+    and keys instead, it does nothing.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        _become_writer(connection)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:

@@ -16,21 +16,19 @@ import secrets
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash
 
 from placement import audit
-from placement.db import utcnow
 from placement.enums import Role
 from placement.errors import NotFound
 from placement.models import Pupil, User
-from placement.organisation.accounts import AuthenticationFailed, hash_secret
+from placement.organisation import accounts
+from placement.organisation.accounts import hash_secret
 
 logger = logging.getLogger(__name__)
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 GROUP = 4
 GROUPS = 3
-_DUMMY_HASH = hash_secret("praktik-code-timing-equaliser")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,16 +135,14 @@ def throttle_keys(session: Session, code: str, address: str | None) -> list[tupl
     return [(f"code-id:{known[0]}", FAILURES_PER_CODE), (f"class:{known[1]}", FAILURES_PER_CLASS)]
 
 
-def authenticate(session: Session, code: str) -> User:
-    """The pupil account with this code, or AuthenticationFailed (same answer and time for every wrong code)."""
+def credentials(session: Session, code: str) -> accounts.Credentials:
+    """The pupil account a typed code names, for ``accounts.check`` or ``accounts.attempt_login``."""
     typed = normalise(code)
     code_id = typed.split("-", 1)[0]
     user = session.scalars(select(User).where(User.login_code_id == code_id, User.role == Role.PUPIL)).first()
-    if user is None or user.login_code_hash is None:
-        check_password_hash(_DUMMY_HASH, typed)
-        raise AuthenticationFailed("wrong code")
-    if not check_password_hash(user.login_code_hash, typed) or not user.active:
-        raise AuthenticationFailed("wrong code")
-    user.last_login_at = utcnow()
-    logger.info("Pupil account %s logged in with a code", user.id)
-    return user
+    return accounts.Credentials(user, user.login_code_hash if user is not None else None, typed)
+
+
+def authenticate(session: Session, code: str) -> User:
+    """The pupil account with this code, or AuthenticationFailed (same answer and time for every wrong code)."""
+    return accounts.logged_in(accounts.check(credentials(session, code)))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from placement.db import utcnow
+from placement.db import take_write_lock, utcnow
 from placement.errors import PlacementError, ValidationError
 from placement.models import LoginFailure, User
 
@@ -52,17 +53,81 @@ def set_password(user: User, password: str) -> None:
     user.session_version = (user.session_version or 0) + 1
 
 
-def authenticate(session: Session, email: str, password: str) -> User:
-    """The active account with this e-mail and password, or AuthenticationFailed."""
+@dataclass(frozen=True)
+class Credentials:
+    """The account a login names (None: no such account) and the secret typed for it."""
+
+    user: User | None
+    secret_hash: str | None
+    typed: str
+
+
+class Throttled(PlacementError):
+    """Too many recent failures for one of the attempt's keys: nothing was checked."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def credentials(session: Session, email: str, password: str) -> Credentials:
+    """The staff account with this e-mail address, for :func:`check` or :func:`attempt_login`."""
     user = session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).first()
-    if user is None or user.password_hash is None:
-        check_password_hash(_DUMMY_HASH, password)
-        raise AuthenticationFailed("wrong e-mail or password")
-    if not check_password_hash(user.password_hash, password) or not user.active:
-        raise AuthenticationFailed("wrong e-mail or password")
+    return Credentials(user, user.password_hash if user is not None else None, password)
+
+
+def check(found: Credentials) -> User:
+    """The account, if the secret typed is its own and the account is active; AuthenticationFailed otherwise.
+
+    Only CPU: the slow hash is compared without touching the database.  An
+    unknown account is compared against a dummy hash, so that the time taken
+    does not tell which accounts exist.
+    """
+    if found.user is None or found.secret_hash is None:
+        check_password_hash(_DUMMY_HASH, found.typed)
+        raise AuthenticationFailed("wrong credentials")
+    if not check_password_hash(found.secret_hash, found.typed) or not found.user.active:
+        raise AuthenticationFailed("wrong credentials")
+    return found.user
+
+
+def logged_in(user: User) -> User:
     user.last_login_at = utcnow()
-    logger.info("User %s logged in", user.id)
+    logger.info("Account %s logged in", user.id)
     return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """The active account with this e-mail and password, or AuthenticationFailed (no throttle: see attempt_login)."""
+    return logged_in(check(credentials(session, email, password)))
+
+
+def attempt_login(session: Session, keys: list[tuple[str, int]], found: Credentials, *, clear: int) -> User:
+    """A login checked against its throttles ``keys`` (key, limit) and then its secret; commits the count.
+
+    1. Under the throttles' locks (:func:`hold`): a key over its limit
+       refuses with :class:`Throttled` before the secret is looked at, so
+       guessing gains nothing (the caller rolls back).  Otherwise the attempt
+       is recorded as a failure against every key and committed: counted
+       before it is checked, so a limit holds exactly however many attempts
+       arrive at once, and the locks are released before the slow hash.
+    2. The secret is compared outside any transaction (:func:`check`); a
+       wrong one raises AuthenticationFailed, its failures already stored.
+    3. A right one takes the attempt's failures back, forgets the failures
+       of the first ``clear`` keys (the account's own) and notes the login,
+       for the caller to commit.
+    """
+    hold(session, keys)
+    wait = max(retry_after(session, key, limit=limit) for key, limit in keys)
+    if wait:
+        raise Throttled(wait)
+    recorded = [record_failure(session, key).id for key, _limit in keys]
+    session.commit()
+    user = check(found)
+    session.execute(delete(LoginFailure).where(LoginFailure.id.in_(recorded)))
+    for key, _limit in keys[:clear]:
+        clear_failures(session, key)
+    return logged_in(user)
 
 
 def end_sessions(user: User) -> None:
@@ -87,9 +152,10 @@ def hold(session: Session, keys: list[tuple[str, int]]) -> None:
     Concurrent attempts against one key then take turns, and a limit holds
     exactly however many arrive at once.  PostgreSQL: a transaction-level
     advisory lock per key (in a fixed order, so two attempts never wait for
-    each other); SQLite: the transaction holds the database's write lock already.
+    each other); SQLite: the database's write lock (:func:`placement.db.take_write_lock`).
     """
     if session.get_bind().dialect.name != "postgresql":
+        take_write_lock(session)
         return
     for lock_id in sorted({_lock_id(key) for key, _limit in keys}):
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
@@ -100,11 +166,13 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key[:300].encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def record_failure(session: Session, key: str, now: dt.datetime | None = None) -> None:
+def record_failure(session: Session, key: str, now: dt.datetime | None = None) -> LoginFailure:
     """Note a failed login for ``key``; the caller commits it in the transaction that checked the throttle."""
-    session.add(LoginFailure(key=key[:300], at=now or utcnow()))
+    failure = LoginFailure(key=key[:300], at=now or utcnow())
+    session.add(failure)
     session.flush()
     logger.warning("Attempt recorded against the throttle of %s", key)
+    return failure
 
 
 def _recent(session: Session, key: str, now: dt.datetime | None) -> list[dt.datetime]:

@@ -96,8 +96,8 @@ def lock_places(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
     takers of the last place queue instead of both seeing it free.  The locks
     are taken in one order, so that two takers of several places cannot wait
     for each other.  On PostgreSQL this is ``SELECT ... FOR UPDATE``; SQLite
-    has no row locks, and every write transaction there holds the database's
-    write lock from its start (:mod:`placement.db`), which serialises them.
+    has no row locks, and the first ``FOR UPDATE`` makes the transaction the
+    database's one writer (:mod:`placement.db`), which serialises them.
     """
     for offer_id, period_id in sorted(set(pairs)):
         session.execute(

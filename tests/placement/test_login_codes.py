@@ -37,7 +37,7 @@ def test_a_wrong_code_and_a_code_of_nobody_fail_alike(db_session: Session) -> No
     issued = login_codes.issue(db_session, pupil, actor=STAFF)
     wrong_secret = issued.code[:-1] + ("A" if issued.code[-1] != "A" else "B")
     for attempt in (wrong_secret, "ZZZZ-ZZZZ-ZZZZ", "", "x"):
-        with pytest.raises(AuthenticationFailed, match="wrong code"):
+        with pytest.raises(AuthenticationFailed, match="wrong credentials"):
             login_codes.authenticate(db_session, attempt)
 
 

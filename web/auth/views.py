@@ -43,19 +43,14 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         keys = accounts.login_keys(form.email.data or "", request.remote_addr)
-        accounts.hold(db, keys)  # checking and recording this attempt is one step: concurrent guesses take turns
-        # Throttled: answer before looking at the password, so guessing gains nothing.
-        wait = max(accounts.retry_after(db, key, limit=limit) for key, limit in keys)
-        if wait:
+        found = accounts.credentials(db, form.email.data or "", form.password.data or "")
+        try:  # the account's own failures are forgotten on success; the address's stay
+            user = accounts.attempt_login(db, keys, found, clear=2)
+        except accounts.Throttled as throttled:
             db.rollback()
             flash(_("För många misslyckade inloggningar. Försök igen om en stund."), "error")
-            return _page(form, 429, {"Retry-After": str(wait)})
-        try:
-            user = accounts.authenticate(db, form.email.data or "", form.password.data or "")
+            return _page(form, 429, {"Retry-After": str(throttled.retry_after)})
         except accounts.AuthenticationFailed:
-            for key, _limit in keys:  # a failed attempt writes nothing else, so the failures commit alone
-                accounts.record_failure(db, key)
-            db.commit()
             flash(_("Fel e-postadress eller lösenord."), "error")
             return _page(form, 401)
         if not registration.may_log_in(user):
@@ -68,8 +63,6 @@ def login() -> ResponseReturnValue:
                 "error",
             )
             return _page(form, 403)
-        for key, _limit in keys[:2]:  # the account's own; the address's record stays
-            accounts.clear_failures(db, key)
         db.commit()
         lang = session.get("lang")
         session.clear()  # a fresh session on login (no fixation)

@@ -31,19 +31,14 @@ def login() -> ResponseReturnValue:
     form = CodeLoginForm()
     if form.validate_on_submit():
         keys = login_codes.throttle_keys(db, form.code.data or "", request.remote_addr)
-        accounts.hold(db, keys)  # checking and recording this attempt is one step: concurrent guesses take turns
-        # Throttled: answer before checking the code, so guessing gains nothing.
-        wait = max(accounts.retry_after(db, key, limit=limit) for key, limit in keys)
-        if wait:
+        found = login_codes.credentials(db, form.code.data or "")
+        try:  # the code's own failures are forgotten on success; its class's stay
+            user = accounts.attempt_login(db, keys, found, clear=1)
+        except accounts.Throttled as throttled:
             db.rollback()
             flash(_("För många försök med fel kod. Vänta en stund och försök igen."), "error")
-            return render_template("pupil/login.html", form=form), 429, {"Retry-After": str(wait)}
-        try:
-            user = login_codes.authenticate(db, form.code.data or "")
+            return render_template("pupil/login.html", form=form), 429, {"Retry-After": str(throttled.retry_after)}
         except AuthenticationFailed:
-            for key, _limit in keys:  # a failed attempt writes nothing else, so the failures commit alone
-                accounts.record_failure(db, key)
-            db.commit()
             # The same answer for an unknown, revoked or mistyped code: nothing is revealed.
             flash(_("Koden fungerade inte. Kontrollera att du har skrivit rätt, eller fråga din skola."), "error")
             return render_template("pupil/login.html", form=form), 401
