@@ -21,6 +21,7 @@ from werkzeug.security import generate_password_hash
 
 import data
 from placement import audit
+from placement.collation import swedish_key
 from placement.db import Base
 from placement.enums import EmployerStatus, Gender, GeoStatus, OfferKind, OfferStatus, Role, Sector
 from placement.errors import Conflict, ValidationError
@@ -39,6 +40,7 @@ from placement.models import (
     SchoolMembership,
     User,
     Workplace,
+    distances,
     offer_school,
 )
 
@@ -158,6 +160,7 @@ class _Loader:
         offer_ids = self._offers(employer_ids, workplace_ids, user_ids, period_ids, school_ids)
         pupil_ids = self._pupils(school_ids, class_ids, offer_ids)
         preferences = self._preferences(pupil_ids, offer_ids)
+        distances.store_missing(self.session)  # the bulk INSERTs passed the ORM by
         return DemoSummary(
             periods=tuple(self.session.scalars(select(Period).order_by(Period.start_date))),
             municipalities=len(municipality_ids),
@@ -332,6 +335,7 @@ class _Loader:
                 "kind": OfferKind(o["kind"]),
                 "status": OfferStatus.ACTIVE,
                 "title": o["title"],
+                "title_key": swedish_key(o["title"])[:200],
                 "description": o["description"],
                 "sector": Sector(o["sector"]),
                 "min_age": o["min_age"],

@@ -12,9 +12,10 @@ audits.  The steps check the window, the number of choices and eligibility
 first and raise the small errors below, so that the pupil sees a message in
 their own language rather than the service's.
 
-The offers a pupil may choose are those :func:`offers.visible_offers` lists
-for the pupil's school and the period of the pupil's class, and for which
-:func:`preferences.ineligibility` finds nothing (minimum age, requirements).
+The offers a pupil may choose are those for which
+:func:`preferences.ineligibility` finds nothing in the period of the pupil's
+class (visible, open to the school, places, minimum age, requirements);
+the list asks the database the same (:func:`preferences.eligible`).
 """
 
 from __future__ import annotations
@@ -24,21 +25,22 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
 from placement import audit
 from placement.cohorts import preferences
 from placement.db import utcnow
-from placement.employers.offers import places_in, visible_offers
 from placement.enums import Sector
 from placement.errors import Conflict, NotFound, ValidationError
-from placement.geo import distance_km
 from placement.models import (
+    Employer,
     Offer,
+    OfferCapacity,
     Preference,
     PreferenceWindow,
     Pupil,
+    SchoolDistance,
     User,
 )
 from placement.organisation import season
@@ -47,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 #: Longest keyword accepted in the offer search.
 MAX_QUERY = 100
+#: Offers on one page of the pupil's list.
+PER_PAGE = 20
 
 
 class WindowClosed(Conflict):
@@ -81,8 +85,8 @@ class OfferFilter:
     sector: Sector | None = None
     max_km: float | None = None
     query: str = ""
-    #: ``title`` or ``distance``.
-    order: str = "title"
+    #: ``distance`` (nearest first) or ``title``.
+    order: str = "distance"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +98,16 @@ class OfferLine:
     places: int
     #: The offer's place in the pupil's ranking, or None when not ranked.
     rank: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class OfferPage:
+    """One page of the pupil's offer list, and how many offers and pages the filters leave."""
+
+    lines: list[OfferLine]
+    total: int
+    page: int
+    pages: int
 
 
 def pupil_of(session: Session, user: User) -> Pupil:
@@ -127,38 +141,79 @@ def window_state(session: Session, now: dt.datetime | None = None) -> WindowStat
 # --- offers --------------------------------------------------------------------------------------------------------
 
 
-def choosable_offers(session: Session, pupil: Pupil, filters: OfferFilter = OfferFilter()) -> list[OfferLine]:
-    """The offers ``pupil`` may rank for their class's period, filtered, with distance from their school.
+def choosable_offers(
+    session: Session, pupil: Pupil, filters: OfferFilter = OfferFilter(), *, page: int = 1, per_page: int = PER_PAGE
+) -> OfferPage:
+    """One page of the offers ``pupil`` may rank for their class's period, filtered, with distance from their school.
 
-    Nothing when the class has no period yet.  With ``max_km`` set, offers
-    whose workplace has no coordinates are left out (their distance is unknown).
+    Filtered (:func:`preferences.eligible`, sector, distance), sorted and
+    paged in the database, with the stored distances
+    (:mod:`placement.models.distances`); only the page's offers are loaded.
+    Keywords are matched in Python over the candidates' titles,
+    descriptions and employers' names, because the two databases fold å, ä
+    and ö differently.  Nothing when the class has no period yet.  With
+    ``max_km`` set, offers whose distance is unknown are left out.
     """
     period = pupil.school_class.period
     if period is None:
-        return []
-    ranks = {p.offer_id: p.rank for p in preferences.preferences_of(session, pupil)}
-    words = filters.query.casefold().split()
-    school = pupil.school
-    origin = (school.lat, school.lon) if school.lat is not None and school.lon is not None else None
-    lines: list[OfferLine] = []
+        return OfferPage([], 0, 1, 1)
     declined = preferences.declined_offers(session, pupil)
-    for offer in visible_offers(session, period=period, sector=filters.sector, school=school):
-        if preferences.ineligibility(pupil, offer, period, declined=declined) is not None:
-            continue
-        if words:
-            haystack = f"{offer.title}\n{offer.description}\n{offer.employer.name}".casefold()
-            if not all(word in haystack for word in words):
-                continue
-        workplace = offer.workplace
-        distance = None
-        if origin is not None and workplace.lat is not None and workplace.lon is not None:
-            distance = distance_km(origin, (workplace.lat, workplace.lon))
-        if filters.max_km is not None and (distance is None or distance > filters.max_km):
-            continue
-        lines.append(OfferLine(offer, distance, places_in(offer, period), ranks.get(offer.id)))
+    statement = (
+        select(Offer.id, SchoolDistance.km, OfferCapacity.places)
+        .join(OfferCapacity, (OfferCapacity.offer_id == Offer.id) & (OfferCapacity.period_id == period.id))
+        .outerjoin(
+            SchoolDistance,
+            (SchoolDistance.workplace_id == Offer.workplace_id) & (SchoolDistance.school_id == pupil.school_id),
+        )
+        .where(preferences.eligible(session, pupil, period, declined=declined))
+    )
+    if filters.sector is not None:
+        statement = statement.where(Offer.sector == filters.sector)
+    if filters.max_km is not None:
+        statement = statement.where(SchoolDistance.km <= filters.max_km)
+    title = Offer.title_key.collate("C") if session.get_bind().dialect.name == "postgresql" else Offer.title_key
     if filters.order == "distance":
-        lines.sort(key=lambda line: (line.distance_km is None, line.distance_km or 0.0, line.offer.title.casefold()))
-    return lines
+        statement = statement.order_by(SchoolDistance.km.is_(None), SchoolDistance.km, title, Offer.code)
+    else:
+        statement = statement.order_by(title, Offer.code)
+    words = filters.query.casefold().split()
+    if words:
+        candidates = session.execute(
+            statement.add_columns(Offer.title, Offer.description, Employer.name).join(
+                Employer, Employer.id == Offer.employer_id
+            )
+        )
+        found = [
+            (offer_id, km, places)
+            for offer_id, km, places, *text in candidates
+            if all(word in "\n".join(text).casefold() for word in words)
+        ]
+        total = len(found)
+        pages, page = _pages(total, page, per_page)
+        rows = found[(page - 1) * per_page : page * per_page]
+    else:
+        total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+        pages, page = _pages(total, page, per_page)
+        rows = list(session.execute(statement.limit(per_page).offset((page - 1) * per_page)))
+    loaded = {
+        offer.id: offer
+        for offer in session.scalars(
+            select(Offer)
+            .where(Offer.id.in_([offer_id for offer_id, _km, _places in rows]))
+            .options(selectinload(Offer.employer), selectinload(Offer.workplace))
+        )
+    }
+    ranks = dict(
+        session.execute(select(Preference.offer_id, Preference.rank).where(Preference.pupil_id == pupil.id)).all()
+    )
+    lines = [OfferLine(loaded[offer_id], km, places, ranks.get(offer_id)) for offer_id, km, places in rows]
+    return OfferPage(lines, total, page, pages)
+
+
+def _pages(total: int, page: int, per_page: int) -> tuple[int, int]:
+    """How many pages ``total`` lines fill, and ``page`` brought within them."""
+    pages = max(1, -(-total // per_page))
+    return pages, min(max(page, 1), pages)
 
 
 # --- choices -------------------------------------------------------------------------------------------------------

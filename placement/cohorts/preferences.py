@@ -14,13 +14,13 @@ import datetime as dt
 import logging
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from placement import audit
 from placement.db import utcnow, violated_constraint
-from placement.employers.offers import places_in, visibility_problem
+from placement.employers.offers import places_in, pupil_facing, visibility_problem
 from placement.enums import AssignmentStatus
 from placement.errors import Conflict, ValidationError
 from placement.models import (
@@ -42,7 +42,7 @@ def lock_ranking(session: Session, pupil: Pupil) -> None:
     """Lock the pupil's row for this transaction, so that two edits of one ranking (two tabs, a
     double click, the school and the pupil at once) take turns instead of one failing.
 
-    On SQLite every write transaction holds the database's lock already.
+    On SQLite the ``FOR UPDATE`` makes the transaction the database's one writer (:mod:`placement.db`).
     """
     session.execute(select(Pupil.id).where(Pupil.id == pupil.id).with_for_update())
 
@@ -165,6 +165,35 @@ def ineligibility(pupil: Pupil, offer: Offer, period: Period, *, declined: Colle
     if missing:
         return f"it requires {', '.join(missing)}"
     return None
+
+
+def eligible(session: Session, pupil: Pupil, period: Period, *, declined: Collection[int]) -> ColumnElement[bool]:
+    """SQL: the offers :func:`ineligibility` finds nothing against, for lists that filter and page in the database.
+
+    The same rule in the database's terms (a test holds the two to
+    agreement): pupil-facing, open to the pupil's school, not declined for
+    the pupil, places in ``period``, old enough on its first day, and no
+    requirement the pupil lacks.
+    """
+    age = pupil.age_on(period.start_date)
+    required = (
+        func.json_each(Offer.requirements).table_valued("value")
+        if session.get_bind().dialect.name == "sqlite"
+        else func.json_array_elements_text(Offer.requirements).table_valued("value")
+    )
+    lacking = select(required.c.value).where(required.c.value.not_in(sorted(set(pupil.attributes or ()))))
+    capacity = aliased(OfferCapacity)  # the caller may join the capacity itself
+    has_places = select(capacity.id).where(
+        capacity.offer_id == Offer.id, capacity.period_id == period.id, capacity.places > 0
+    )
+    return and_(
+        pupil_facing(),
+        or_(~Offer.schools.any(), Offer.schools.any(School.id == pupil.school_id)),
+        Offer.id.not_in(sorted(declined)) if declined else true(),
+        has_places.exists(),
+        or_(Offer.min_age.is_(None), Offer.min_age <= age),
+        ~lacking.exists(),
+    )
 
 
 def preferences_of(session: Session, pupil: Pupil) -> list[Preference]:

@@ -1,6 +1,7 @@
 """Every model, re-exported so that Alembic and callers see them all."""
 
 from placement.models.audit import AuditEvent, GeocodeCache
+from placement.models.distances import SchoolDistance
 from placement.models.employers import Employer, Offer, OfferCapacity, Workplace, offer_school
 from placement.models.operations import JobRun, OutboxMessage, PurgeRecord, RoundStatistics
 from placement.models.organisation import Municipality, Period, Region, School, SchoolClass
@@ -45,6 +46,7 @@ __all__ = [
     "RoundStatistics",
     "School",
     "SchoolClass",
+    "SchoolDistance",
     "SchoolMembership",
     "SolveJob",
     "User",

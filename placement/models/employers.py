@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from placement.collation import swedish_key
 from placement.db import Base, created_at, enum_column, intpk
 from placement.enums import EmployerStatus, GeoStatus, OfferKind, OfferStatus, Sector
 from placement.validation import normalise_tags
@@ -117,6 +118,9 @@ class Offer(Base):
     kind: Mapped[OfferKind] = enum_column(OfferKind, default=OfferKind.CATALOGUE)
     status: Mapped[OfferStatus] = enum_column(OfferStatus, default=OfferStatus.ACTIVE)
     title: Mapped[str] = mapped_column(String(200))
+    #: The title's sort key in Swedish order (:func:`placement.collation.swedish_key`), kept with the title,
+    #: so that lists sort in SQL alike on both databases.
+    title_key: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     sector: Mapped[Sector] = enum_column(Sector)
     min_age: Mapped[int | None]
@@ -148,6 +152,11 @@ class Offer(Base):
     @validates("requirements")
     def _normalise_requirements(self, _key: str, value: list[str] | None) -> list[str]:
         return normalise_tags(value)
+
+    @validates("title")
+    def _keep_title_key(self, _key: str, value: str) -> str:
+        self.title_key = swedish_key(value or "")[:200]
+        return value
 
     def __repr__(self) -> str:
         return f"<Offer {self.code} {self.title!r}>"

@@ -328,3 +328,66 @@ def test_the_pupils_list_and_the_solver_apply_one_eligibility_rule(db_session: S
     # Both outcomes are exercised, not only one.
     assert seen[True] >= 5
     assert seen[False] >= 8
+
+
+def test_the_database_lists_exactly_the_offers_the_rule_allows(db_session: Session, world: World) -> None:
+    """``preferences.eligible`` (the SQL the pupil's list pages with) agrees with ``ineligibility`` offer by offer.
+
+    The cases cross every rule: visibility (a pending employer, no risk
+    assessment, a withdrawn offer), schools, a declined pupil, places in
+    the period (none, zero), age on the first day, and tags in any case.
+    """
+    from placement.enums import AssignmentStatus
+    from placement.rounds import setup as rounds
+
+    nine = f.school_class(db_session, school=world.other_school, name="9C", period=world.w45)
+    pupils = [
+        world.anna,  # 14, "Swedish"
+        f.pupil(db_session, school_class=nine, birth_year=2011, birth_month=1, attributes=["ENGLISH", " swedish "]),
+        f.pupil(db_session, school_class=world.anna.school_class, birth_year=2012, birth_month=12, attributes=[]),
+    ]
+    pending = f.employer(db_session, status=EmployerStatus.PENDING)
+    candidates = [
+        world.shop,
+        world.cafe,
+        offer(db_session, world.w45, min_age=14),
+        offer(db_session, world.w45, min_age=15),
+        offer(db_session, world.w45, requirements=["Swedish"]),
+        offer(db_session, world.w45, requirements=["english", "SWEDISH"]),
+        offer(db_session, world.w45, schools=[world.other_school]),
+        offer(db_session, world.w45, schools=[world.school, world.other_school]),
+        offer(db_session, world.w07),  # places only in another period
+        offer(db_session, world.w45, places={world.w45: 0}),
+        offer(db_session, world.w45, risk_assessment_confirmed_at=None),
+        offer(db_session, world.w45, status=OfferStatus.WITHDRAWN),
+        offer(db_session, world.w45, workplace=f.workplace(db_session, employer=pending)),
+    ]
+    earlier = rounds.create_round(db_session, "Vår", [world.w45.code], actor=audit.CLI)
+    db_session.add(
+        m.Assignment(
+            round_id=earlier.id,
+            pupil_id=pupils[1].id,
+            offer_id=world.cafe.id,
+            period_id=world.w45.id,
+            rank=1,
+            status=AssignmentStatus.DECLINED,
+        )
+    )
+    db_session.flush()
+    ids = [o.id for o in candidates]
+    seen = {True: 0, False: 0}
+    for pupil in pupils:
+        declined = preferences.declined_offers(db_session, pupil)
+        listed = set(
+            db_session.scalars(
+                select(m.Offer.id).where(
+                    m.Offer.id.in_(ids), preferences.eligible(db_session, pupil, world.w45, declined=declined)
+                )
+            )
+        )
+        for candidate in candidates:
+            allowed = preferences.ineligibility(pupil, candidate, world.w45, declined=declined) is None
+            assert (candidate.id in listed) == allowed, (pupil.id, candidate.code)
+            seen[allowed] += 1
+    assert seen[True] >= 8
+    assert seen[False] >= 20

@@ -301,6 +301,46 @@ def test_the_offer_list_holds_only_offers_the_pupil_can_choose_and_filters_them(
     assert set(_listed(bad)) == codes
 
 
+def test_the_offer_list_pages_through_every_offer_once_nearest_first(
+    client: FlaskClient, db_session: Session, world: World
+) -> None:
+    """45 more offers: three pages of 20, each offer on exactly one, nearest first; by title in Swedish order."""
+    from placement.cohorts.for_pupil import PER_PAGE
+
+    titles = ["Ängsgården", "Åkeriet", "Örtagården", "Zoo", "Ateljé", "Ateljén"]
+    for n in range(45):
+        employer = f.employer(db_session, name=f"Företag {n}")
+        workplace = f.workplace(db_session, employer=employer, lat=57.70 + 0.002 * (45 - n), lon=11.97)
+        f.offer(
+            db_session,
+            workplace=workplace,
+            title=f"{titles[n % len(titles)]} {n:02d}",
+            code=f"P{n:02d}",
+            places={world.period: 1},
+            risk_assessment_confirmed_at=f.RISK_CONFIRMED,
+        )
+    db_session.flush()
+    _login_code(client, db_session, world.pupil)
+    pages = [_listed(_page(client, f"/pupil/offers?page={n}")) for n in (1, 2, 3)]
+    assert [len(page) for page in pages] == [PER_PAGE, PER_PAGE, 50 - 2 * PER_PAGE]
+    listed = [code for page in pages for code in page]
+    assert len(listed) == len(set(listed)) == 50  # the 45 and the five of the world, each once
+    assert "Sida 2 av 3" in _page(client, "/pupil/offers?page=2")
+    assert _listed(_page(client, "/pupil/offers?page=99")) == pages[2]  # past the end: the last page
+    # Nearest first by default: the new offers lie nearer the school the higher their number.
+    new = [code for code in listed if code.startswith("P")]
+    assert new[:3] == ["P44", "P43", "P42"]
+    # By title, in Swedish order (å, ä, ö after z; é as e), over all pages.
+    by_title = [c for n in (1, 2, 3) for c in _listed(_page(client, f"/pupil/offers?order=title&page={n}"))]
+    firsts = [code for code in by_title if code.startswith("P")]
+    words = [titles[int(code[1:]) % len(titles)] for code in firsts]
+    assert words == sorted(words, key=["Ateljé", "Ateljén", "Zoo", "Åkeriet", "Ängsgården", "Örtagården"].index)
+    # A keyword narrows before paging: eight offers named Zoo fit on one page.
+    assert len(_listed(_page(client, "/pupil/offers?q=zoo"))) == len([n for n in range(45) if n % 6 == 3])
+    assert _listed(_page(client, "/pupil/offers?q=%C3%B6rtag%C3%A5rden+07")) == []
+    assert _listed(_page(client, "/pupil/offers?q=%C3%96RTAG%C3%85RDEN+02")) == ["P02"]
+
+
 def test_a_class_without_a_period_sees_no_offers(client: FlaskClient, db_session: Session, world: World) -> None:
     world.klass.period = None
     db_session.flush()

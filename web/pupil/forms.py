@@ -79,8 +79,8 @@ class OfferFilterForm(FlaskForm):
     )
     order = SelectField(
         _l("Sortera"),
-        choices=[SelectChoice("title", _l("efter titel")), SelectChoice("distance", _l("efter avstånd"))],
-        default="title",
+        choices=[SelectChoice("distance", _l("efter avstånd")), SelectChoice("title", _l("efter titel"))],
+        default="distance",
         validators=[Optional()],
     )
     submit = SubmitField(_l("Visa"))

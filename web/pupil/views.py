@@ -8,7 +8,6 @@ no URL carries a pupil id.  Each view calls one service of
 from __future__ import annotations
 
 import logging
-import math
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -32,7 +31,6 @@ from web.pupil.forms import ChoiceForm, EvaluationForm, MoveForm, OfferFilterFor
 logger = logging.getLogger(__name__)
 
 #: Offers per page of the list (and markers on its map).
-PAGE = 20
 
 #: What the pupil is told when a change is refused, in their language.
 REFUSALS = {
@@ -91,19 +89,16 @@ def offers() -> ResponseReturnValue:
         sector=Sector(form.sector.data) if valid and form.sector.data else None,
         max_km=float(form.max_km.data) if valid and form.max_km.data else None,
         query=(form.q.data or "").strip() if valid else "",
-        order="distance" if valid and form.order.data == "distance" else "title",
+        order="title" if valid and form.order.data == "title" else "distance",
     )
-    lines = choosing.choosable_offers(db, pupil, filters)
-    pages = max(1, math.ceil(len(lines) / PAGE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    shown = lines[(page - 1) * PAGE : page * PAGE]
+    listed = choosing.choosable_offers(db, pupil, filters, page=request.args.get("page", 1, type=int) or 1)
     markers = [
         {
             "lat": line.offer.workplace.lat,
             "lon": line.offer.workplace.lon,
             "label": f"{line.offer.title} – {line.offer.employer.name}",
         }
-        for line in shown
+        for line in listed.lines
         if line.offer.workplace.lat is not None and line.offer.workplace.lon is not None
     ]
     query = {k: v for k, v in request.args.items() if k != "page"}
@@ -111,10 +106,10 @@ def offers() -> ResponseReturnValue:
         "pupil/offers.html",
         status=placed.status(db, pupil),
         form=form,
-        lines=shown,
-        total=len(lines),
-        page=page,
-        pages=pages,
+        lines=listed.lines,
+        total=listed.total,
+        page=listed.page,
+        pages=listed.pages,
         query=query,
         markers=markers,
     )
