@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +94,19 @@ def default_dataset() -> Path:
     return Path(data.__file__).parent / "demo" / "region.json"
 
 
-def load_demo_region(session: Session, path: Path | None = None, *, actor: audit.Actor = audit.CLI) -> DemoSummary:
+def load_demo_region(
+    session: Session,
+    path: Path | None = None,
+    *,
+    actor: audit.Actor = audit.CLI,
+    today: dt.date | None = None,
+) -> DemoSummary:
     """Insert the demo region into an empty database and flush; the caller commits.
 
-    Raises Conflict if the database already holds data, ValidationError if the
-    file is not a ``praktik-demo/1`` dataset.
+    The season is laid on ``today`` (default: today, UTC) by :func:`laid_on`,
+    so that the demo is alive whenever it is loaded.  Raises Conflict if the
+    database already holds data, ValidationError if the file is not a
+    ``praktik-demo/1`` dataset.
     """
     for model in _MUST_BE_EMPTY:
         if session.scalar(select(model).limit(1)) is not None:
@@ -109,6 +118,7 @@ def load_demo_region(session: Session, path: Path | None = None, *, actor: audit
     region: dict[str, Any] = json.loads(path.read_bytes())
     if region.get("format") != FORMAT:
         raise ValidationError(f"{path}: format is {region.get('format')!r}, expected {FORMAT!r}")
+    region = laid_on(region, today or dt.datetime.now(dt.UTC).date())
     summary = _Loader(session, region).load()
     audit.record(
         session,
@@ -416,3 +426,62 @@ class _Loader:
 
 def _moment(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
+
+
+def laid_on(region: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """The dataset with its season moved by whole weeks, so that its choice window opened a week ago Monday.
+
+    The window is then open on ``today`` for two to three weeks more, and
+    the periods follow in the weeks after it, as in the dataset; periods
+    are named and coded by their new weeks (``w45``, "Vecka 45–46 2026"),
+    and the window by its new school year.  Reviews and risk assessments
+    move with the season, and each pupil's birth month by as many months as
+    the first day of their period moved, so that every age on that day
+    stays what the dataset made it.  Loading
+    twice on one day gives the same region.
+    """
+    region = json.loads(json.dumps(region))  # a deep copy: the caller's dict stays as it is
+    window = region["preference_window"]
+    opened = _moment(window["opens_at"]).date()
+    shift = (today - dt.timedelta(days=today.weekday() + 7)) - (opened - dt.timedelta(days=opened.weekday()))
+    if not shift:
+        return region
+    codes: dict[str, str] = {}
+    months: dict[str, int] = {}  # by how many months each period's first day moved
+    for period in region["periods"]:
+        old = dt.date.fromisoformat(period["start"])
+        start = old + shift
+        months[period["code"]] = (start.year - old.year) * 12 + start.month - old.month
+        end = dt.date.fromisoformat(period["end"]) + shift
+        first, last = start.isocalendar(), end.isocalendar()
+        weeks = f"{first.week}" if first.week == last.week else f"{first.week}–{last.week}"
+        codes[period["code"]] = f"w{first.week:02d}"
+        period.update(code=codes[period["code"]], name=f"Vecka {weeks} {last.year}", start=str(start), end=str(end))
+    season = school_year(dt.date.fromisoformat(min(p["start"] for p in region["periods"])))
+    window["name"] = re.sub(r"\d{4}/\d{2}", season, window["name"])
+    for key in ("opens_at", "closes_at"):
+        window[key] = (_moment(window[key]) + shift).isoformat()
+    period_of = {(s["code"], c["name"]): c["period"] for s in region["schools"] for c in s["classes"]}
+    for school in region["schools"]:
+        for school_class in school["classes"]:
+            school_class["period"] = codes[school_class["period"]]
+    for employer in region["employers"]:
+        if employer["reviewed_at"]:
+            employer["reviewed_at"] = (_moment(employer["reviewed_at"]) + shift).isoformat()
+        for offer in employer["offers"]:
+            offer["capacity"] = {codes[code]: places for code, places in offer["capacity"].items()}
+            if offer["risk_assessment_confirmed_at"]:
+                offer["risk_assessment_confirmed_at"] = (
+                    _moment(offer["risk_assessment_confirmed_at"]) + shift
+                ).isoformat()
+    for pupil in region["pupils"]:
+        born = pupil["birth_year"] * 12 + pupil["birth_month"] - 1 + months[period_of[pupil["school"], pupil["class"]]]
+        pupil["birth_year"], pupil["birth_month"] = divmod(born, 12)
+        pupil["birth_month"] += 1
+    return region
+
+
+def school_year(day: dt.date) -> str:
+    """The school year ``day`` falls in, as Swedish schools write it: "2026/27" from July 2026 to June 2027."""
+    first = day.year if day.month >= 7 else day.year - 1
+    return f"{first}/{(first + 1) % 100:02d}"

@@ -177,28 +177,51 @@ def create_coordinator(email: str, name: str, municipality: str | None) -> None:
 @click.option("--no-serve", is_flag=True, help="Load the demo region and stop.")
 def demo(host: str, port: int, database: Path | None, no_serve: bool) -> None:
     """Load the demo region into a fresh SQLite database and serve the app."""
-    from placement import audit, demo
-    from placement.migrate import upgrade
-    from placement.rounds import setup as rounds
-
     probe = _app("sqlite://")
     path = database or Path(probe.instance_path) / "praktik-demo.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     app = _app(f"sqlite:///{path}")
+    _load_demo(app, where=str(path))
+    if not no_serve:
+        click.echo(f"\nServing on http://{host}:{port}/ (Ctrl+C stops)")
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+@main.command("load-demo")
+def load_demo() -> None:
+    """Load the demo region into the configured database (PRAKTIK_DATABASE_URL), which must be empty.
+
+    The schema is created or upgraded first.  For trying Praktik on
+    PostgreSQL and for the load benchmark; ``praktik demo`` makes its own
+    SQLite file instead.
+    """
+    from placement.errors import Conflict
+
+    app = _app()
+    try:
+        _load_demo(app, where=app.extensions["praktik.engine"].url.render_as_string(hide_password=True))
+    except Conflict as exc:
+        _fail([f"praktik load-demo: {exc}"])
+
+
+def _load_demo(app: Flask, *, where: str) -> None:
+    """The demo region and its draft round into ``app``'s database (migrated first); the logins printed."""
+    from placement import audit, demo
+    from placement.migrate import upgrade
+    from placement.rounds import setup as rounds
+
     upgrade(app.extensions["praktik.engine"])
     with _transaction(app) as session:
         summary = demo.load_demo_region(session)
-        rounds.create_round(session, "PRAO åk 8 2026/27", [p.code for p in summary.periods], actor=audit.CLI)
-    click.echo(f"Demo region loaded into {path}.")
+        season = demo.school_year(summary.periods[0].start_date)
+        rounds.create_round(session, f"PRAO åk 8 {season}", [p.code for p in summary.periods], actor=audit.CLI)
+    click.echo(f"Demo region loaded into {where}.")
     click.echo(str(summary))
     click.echo("\nDemo logins:")
     for login in summary.logins:
         click.echo(f"  {login.role:<18} {login.login:<40} {login.secret}")
-    if not no_serve:
-        click.echo(f"\nServing on http://{host}:{port}/ (Ctrl+C stops)")
-        app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
 @main.command()

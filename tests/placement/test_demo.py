@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import Counter
@@ -16,7 +17,7 @@ from werkzeug.security import check_password_hash
 from data.generate import DEFAULT_SEED, generate_region, luhn_digit, render
 from placement import models as m
 from placement.cohorts import login_codes
-from placement.demo import default_dataset, load_demo_region
+from placement.demo import default_dataset, laid_on, load_demo_region, school_year
 from placement.enums import Gender, OfferKind, Role, Sector
 from placement.errors import Conflict, ValidationError
 from tests import factories as f
@@ -60,7 +61,7 @@ def test_contacts_are_invented(region: dict[str, Any]) -> None:
 
 
 def test_loads_the_demo_region(db_session: Session) -> None:
-    summary = load_demo_region(db_session)
+    summary = load_demo_region(db_session, today=dt.date(2026, 9, 21))  # the season as the dataset holds it
     s = db_session
 
     assert set(s.scalars(select(m.Municipality.code))) == GR_CODES
@@ -191,3 +192,44 @@ def test_the_demo_pupil_logs_in_with_the_printed_code(db_session: Session) -> No
     user = login_codes.authenticate(db_session, pupil_login.secret.lower().replace("-", " "))
     assert user.pupil is not None
     assert user.pupil.external_id == pupil_login.login
+
+
+@pytest.mark.parametrize(
+    "today", [dt.date(2026, 12, 4), dt.date(2027, 3, 15), dt.date(2027, 8, 1), dt.date(2026, 1, 3)]
+)
+def test_the_demo_season_is_alive_on_any_day(today: dt.date) -> None:
+    """Loaded on any day, the window is open that day and the periods lie ahead, named by their weeks."""
+    region = json.loads(default_dataset().read_bytes())
+    laid = laid_on(region, today)
+    assert laid == laid_on(region, today)  # the same region for every load on one day
+    assert laid_on(region, dt.date(2026, 9, 21)) == region  # the dataset's own season, untouched
+    window = laid["preference_window"]
+    noon = dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC)
+    opens, closes = dt.datetime.fromisoformat(window["opens_at"]), dt.datetime.fromisoformat(window["closes_at"])
+    assert opens <= noon - dt.timedelta(days=7)
+    assert closes >= noon + dt.timedelta(days=10)
+    assert school_year(dt.date.fromisoformat(laid["periods"][0]["start"])) in window["name"]
+    starts = [dt.date.fromisoformat(p["start"]) for p in laid["periods"]]
+    assert closes.date() < starts[0] < starts[1] < starts[2]
+    for period in laid["periods"]:
+        week = dt.date.fromisoformat(period["start"]).isocalendar().week
+        assert period["code"] == f"w{week:02d}"
+        assert period["name"].startswith(f"Vecka {week}")
+    # Every class and offer still refers to a period of the region.
+    codes = {p["code"] for p in laid["periods"]}
+    assert {c["period"] for s in laid["schools"] for c in s["classes"]} <= codes
+    assert {k for e in laid["employers"] for o in e["offers"] for k in o["capacity"]} <= codes
+
+    # Ages on the first day of each pupil's period stay as the dataset made them.
+    def ages(r: dict[str, Any]) -> list[int]:
+        period_of = {(s["code"], c["name"]): c["period"] for s in r["schools"] for c in s["classes"]}
+        start = {p["code"]: dt.date.fromisoformat(p["start"]) for p in r["periods"]}
+        return [
+            m.Pupil(birth_year=p["birth_year"], birth_month=p["birth_month"]).age_on(
+                start[period_of[p["school"], p["class"]]]
+            )
+            for p in r["pupils"]
+        ]
+
+    before, after = ages(region), ages(laid)
+    assert before == after

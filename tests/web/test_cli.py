@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 import solver
@@ -106,6 +106,31 @@ def test_geocode_needs_a_user_agent(sqlite_file: Engine, monkeypatch: pytest.Mon
     assert "PRAKTIK_GEOCODER_USER_AGENT" in result.output
 
 
+def test_load_demo_fills_the_configured_database_on_either_engine(
+    live_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRAKTIK_DATABASE_URL", live_database_url)
+    result = run("load-demo")
+    assert result.exit_code == 0, result.output
+    assert "samordnare@demo.praktik.se" in result.output
+    engine = make_engine(live_database_url)
+    with Session(engine) as session:
+        pupils = session.scalar(select(func.count(m.Pupil.id))) or 0
+        located = session.scalar(select(func.count(m.School.id)).where(m.School.lat.is_not(None))) or 0
+        workplaces = session.scalar(select(func.count(m.Workplace.id)).where(m.Workplace.lat.is_not(None))) or 0
+        distances = session.scalar(select(func.count()).select_from(m.SchoolDistance)) or 0
+        rounds_made = session.scalar(select(func.count(m.AllocationRound.id)))
+    assert pupils > 4000
+    assert distances == located * workplaces > 0  # every pair, though the rows went in past the ORM
+    assert rounds_made == 1
+    again = run("load-demo")  # a database that holds data is never overwritten
+    assert again.exit_code == 2
+    assert "empty database" in again.output
+    with Session(engine) as session:
+        assert session.scalar(select(func.count(m.Pupil.id))) == pupils
+    engine.dispose()
+
+
 def test_demo_region_exports_a_round_the_solver_accepts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     database = tmp_path / "demo.sqlite"
     result = run("demo", "--no-serve", "--database", str(database))
@@ -125,7 +150,15 @@ def test_demo_region_exports_a_round_the_solver_accepts(tmp_path: Path, monkeypa
     document = json.loads(out.read_text(encoding="utf-8"))
     instance = solver.load_instance(document)  # raises with every problem if the file breaks the format
     assert len(instance.students) > 4000
-    assert {p.id for p in instance.periods} == {"w45", "w07", "w16"}
+    with Session(make_engine(f"sqlite:///{database}")) as session:
+        periods = list(session.scalars(select(m.Period).order_by(m.Period.start_date)))
+        window = session.scalars(select(m.PreferenceWindow)).one()
+    assert {p.id for p in instance.periods} == {p.code for p in periods}
+    assert len(periods) == 3
+    # The season is laid on today: the window is open now, the periods follow it.
+    now = dt.datetime.now(dt.UTC)
+    assert window.opens_at < now < window.closes_at
+    assert window.closes_at.date() < periods[0].start_date
     assert all(student["school"] for student in document["students"])
 
     solved = tmp_path / "result.json"
