@@ -26,7 +26,7 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from placement import audit
 from placement.cohorts import preferences
@@ -40,6 +40,7 @@ from placement.models import (
     Preference,
     PreferenceWindow,
     Pupil,
+    SchoolClass,
     SchoolDistance,
     User,
 )
@@ -114,7 +115,11 @@ def pupil_of(session: Session, user: User) -> Pupil:
     """The pupil of a pupil account; NotFound for any other account."""
     if user.pupil_id is None:
         raise NotFound(f"user {user.id} is not a pupil's account")
-    pupil = session.get(Pupil, user.pupil_id)
+    pupil = session.get(
+        Pupil,
+        user.pupil_id,
+        options=[joinedload(Pupil.school_class).joinedload(SchoolClass.period), joinedload(Pupil.school)],
+    )
     if pupil is None:
         raise NotFound(f"user {user.id}: pupil {user.pupil_id} does not exist")
     return pupil
@@ -191,10 +196,19 @@ def choosable_offers(
         total = len(found)
         pages, page = _pages(total, page, per_page)
         rows = found[(page - 1) * per_page : page * per_page]
-    else:
-        total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    else:  # the page and, beside each row, how many rows the filters leave (one query, not two)
+        counted = statement.add_columns(func.count().over().label("total"))
+        found_rows = session.execute(counted.limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+        if found_rows:
+            total = found_rows[0].total
+        else:  # past the last page, or nothing at all
+            total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+            if total:
+                found_rows = session.execute(
+                    counted.limit(per_page).offset(_pages(total, page, per_page)[1] * per_page - per_page)
+                ).all()
         pages, page = _pages(total, page, per_page)
-        rows = list(session.execute(statement.limit(per_page).offset((page - 1) * per_page)))
+        rows = [(row[0], row[1], row[2]) for row in found_rows]
     loaded = {
         offer.id: offer
         for offer in session.scalars(

@@ -197,15 +197,20 @@ def eligible(session: Session, pupil: Pupil, period: Period, *, declined: Collec
 
 
 def preferences_of(session: Session, pupil: Pupil) -> list[Preference]:
-    """``pupil``'s ranking, first choice first."""
+    """``pupil``'s ranking, first choice first, with each offer and its employer (pages show both)."""
     return list(
         session.scalars(
             select(Preference)
             .where(Preference.pupil_id == pupil.id)
-            .options(selectinload(Preference.offer))
+            .options(selectinload(Preference.offer).selectinload(Offer.employer))
             .order_by(Preference.rank)
         )
     )
+
+
+def ranked(session: Session, pupil: Pupil) -> int:
+    """How many offers ``pupil`` has ranked."""
+    return session.scalar(select(func.count(Preference.id)).where(Preference.pupil_id == pupil.id)) or 0
 
 
 def pupils_without_preferences(

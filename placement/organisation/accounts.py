@@ -60,6 +60,9 @@ class Credentials:
     user: User | None
     secret_hash: str | None
     typed: str
+    #: Compared against when there is no account, so that the time taken does not tell: the kind of hash
+    #: the secret would have.
+    dummy_hash: str = ""
 
 
 class Throttled(PlacementError):
@@ -84,7 +87,7 @@ def check(found: Credentials) -> User:
     does not tell which accounts exist.
     """
     if found.user is None or found.secret_hash is None:
-        check_password_hash(_DUMMY_HASH, found.typed)
+        check_password_hash(found.dummy_hash or _DUMMY_HASH, found.typed)
         raise AuthenticationFailed("wrong credentials")
     if not check_password_hash(found.secret_hash, found.typed) or not found.user.active:
         raise AuthenticationFailed("wrong credentials")
@@ -121,9 +124,16 @@ def attempt_login(session: Session, keys: list[tuple[str, int]], found: Credenti
     wait = max(retry_after(session, key, limit=limit) for key, limit in keys)
     if wait:
         raise Throttled(wait)
-    recorded = [record_failure(session, key).id for key, _limit in keys]
+    attempts = [LoginFailure(key=key[:300], at=utcnow()) for key, _limit in keys]
+    session.add_all(attempts)
+    session.flush()
+    recorded = [attempt.id for attempt in attempts]
     session.commit()
-    user = check(found)
+    try:
+        user = check(found)
+    except AuthenticationFailed:
+        logger.warning("Failed login counted against %s", ", ".join(key for key, _limit in keys))
+        raise
     session.execute(delete(LoginFailure).where(LoginFailure.id.in_(recorded)))
     for key, _limit in keys[:clear]:
         clear_failures(session, key)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from placement import audit
 from placement.db import utcnow, violated_constraint
@@ -26,6 +26,7 @@ from placement.models import (
     EmployerMembership,
     Offer,
     PlacementFeedback,
+    Pupil,
     User,
 )
 
@@ -184,7 +185,14 @@ def employer_placements(session: Session, user_id: int) -> list[EmployerLine]:
     """The published placements at the user's employers: only pupils assigned to them."""
     now = utcnow()
     lines = []
-    for a in session.scalars(_employer_query(user_id).order_by(Assignment.period_id, Assignment.id)):
+    found = _employer_query(user_id).options(
+        selectinload(Assignment.pupil).selectinload(Pupil.school),
+        selectinload(Assignment.pupil).selectinload(Pupil.school_class),
+        selectinload(Assignment.offer),
+        selectinload(Assignment.period),
+        selectinload(Assignment.round),
+    )
+    for a in session.scalars(found.order_by(Assignment.period_id, Assignment.id)):
         deadline = a.round.confirm_deadline
         lines.append(
             EmployerLine(

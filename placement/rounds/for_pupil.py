@@ -84,12 +84,11 @@ def local_today() -> dt.date:
 
 
 def status(session: Session, pupil: Pupil, now: dt.datetime | None = None) -> Status:
-    chosen = preferences.preferences_of(session, pupil)
     return Status(
         pupil=pupil,
         period=pupil.school_class.period,
         window=window_state(session, now),
-        ranked=len(chosen),
+        ranked=preferences.ranked(session, pupil),
         placement=_active_assignment(session, pupil),
         ranking=rounds.ranking_for_period(session, pupil.school_class.period_id, pupil.school.municipality_id),
     )

@@ -73,3 +73,17 @@ def test_an_inactive_account_cannot_log_in_with_its_code(db_session: Session) ->
     login_codes.pupil_account(db_session, pupil).active = False
     with pytest.raises(AuthenticationFailed):
         login_codes.authenticate(db_session, issued.code)
+
+
+def test_codes_are_hashed_at_their_own_cost_and_unknown_codes_cost_the_same(db_session: Session) -> None:
+    """A known and an unknown code are compared against hashes of one kind, so their answers take as long."""
+    pupil = f.pupil(db_session)
+    issued = login_codes.issue(db_session, pupil, actor=STAFF)
+    method = login_codes.CODE_HASH_METHOD + "$"
+    user = login_codes.credentials(db_session, issued.code)
+    assert user.secret_hash is not None
+    assert user.secret_hash.startswith(method)
+    nobody = login_codes.credentials(db_session, "ZZZZ-ZZZZ-ZZZZ")
+    assert nobody.user is None
+    assert nobody.dummy_hash.startswith(method)
+    assert login_codes.authenticate(db_session, issued.code).pupil_id == pupil.id
