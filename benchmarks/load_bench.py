@@ -1,6 +1,7 @@
 """Benchmark: a preference window's load, and employers answering, through gunicorn on PostgreSQL and SQLite.
 
-    python -m benchmarks.load_bench                                   # both databases, 100 users, 10 minutes each
+    pip install -e '.[bench]'                                         # gunicorn, aiohttp
+    python -m benchmarks.load_bench                                   # both databases, 50 users, 10 minutes each
     python -m benchmarks.load_bench --database sqlite --minutes 1 --users 20    # a short run
 
 For each database the demo region is loaded into a fresh database (for
@@ -11,7 +12,8 @@ round in the demo's last period with ``--employers`` employers' contacts
 able to log in, each with the pupils placed at their offers to answer.
 
 gunicorn serves ``web.wsgi:app`` on loopback (``--workers`` processes of
-``--threads`` threads).  ``--users`` simulated people in one asyncio
+``--threads`` threads; by default 5 synchronous workers, as the README's
+production section runs it).  ``--users`` simulated people in one asyncio
 process (aiohttp), without pause between requests, run two scenarios one
 after the other, each for ``--minutes``:
 
@@ -25,8 +27,8 @@ after the other, each for ``--minutes``:
 ``employers``
     An employer's contact logs in with their password, looks at the
     overview, their offers and the demand in their sectors, and confirms or
-    declines the placements there one by one (about 20 % writes), then logs
-    out for the next employer.
+    declines the placements there one by one (a fifth of the requests while
+    any are left to answer), then logs out for the next employer.
 
 Every request is timed from sending to the last byte of the answer.  An
 error is a connection failure, a server error, or an answer other than the
@@ -598,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--scenarios", nargs="+", choices=["pupils", "employers"], default=["pupils", "employers"])
-    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
