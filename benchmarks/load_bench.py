@@ -62,7 +62,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -295,8 +295,12 @@ class Person:
             cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=120)
         )
         self.token = ""
+        self.logged_in = False
+        #: Requests made in this session.
+        self.made = 0
 
     async def request(self, kind: str, method: str, path: str, *, expect: int, data: Any = None) -> tuple[int, str]:
+        self.made += 1
         started = time.perf_counter()
         try:
             async with self.http.request(method, self.base + path, data=data, allow_redirects=False) as answer:
@@ -318,46 +322,64 @@ class Person:
         await self.http.close()
 
 
-async def pupil_sessions(run: Run) -> None:
-    """Pupils one after another: log in, 30 requests, log out."""
+async def one_after_another(run: Run, visit: Callable[[Person, int, random.Random], Awaitable[None]]) -> None:
+    """The people of the queue one after another, each visiting in a session of their own, logged out after."""
     rng = random.Random(hash(asyncio.current_task()))
-    world, stop = run.world, run.stop
-    codes = dict(world.pupils)
-    while time.monotonic() < stop:
-        pupil_id = await run.queue.get()
+    while time.monotonic() < run.stop:
+        item = await run.queue.get()
         person = Person(run.base, run.tally)
         try:
-            await person.request("pupil login page", "GET", "/pupil-login/", expect=200)
-            status, _ = await person.request(
-                "pupil login", "POST", "/pupil-login/", expect=302,
-                data={"code": codes[pupil_id], "csrf_token": person.token},
-            )  # fmt: skip
-            if status != 302:
-                continue
-            await person.request("home", "GET", "/pupil/", expect=200)  # where the login leads, with the new session
-            listed: list[str] = []
-            ranking = world.rankings[pupil_id]
-            done = 3
-            while done < SESSION_REQUESTS and time.monotonic() < stop:
-                roll = rng.random()
-                if roll < 0.2:  # a write, and the page it leads back to
-                    done += await _pupil_change(person, rng, ranking, listed, world.max_choices)
-                    done += 1
-                elif roll < 0.60:
-                    query = _offer_query(rng)
-                    _, body = await person.request("offers", "GET", "/pupil/offers" + query, expect=200)
-                    listed = LISTED.findall(body) or listed
-                elif roll < 0.78:
-                    await person.request("ranking", "GET", "/pupil/choices", expect=200)
-                elif roll < 0.93:
-                    await person.request("home", "GET", "/pupil/", expect=200)
-                else:
-                    await person.request("placement", "GET", "/pupil/placement", expect=200)
-                done += 1
-            await person.request("logout", "POST", "/auth/logout", expect=302, data={"csrf_token": person.token})
+            await visit(person, item, rng)
+            if person.logged_in:
+                await person.request("logout", "POST", "/auth/logout", expect=302, data={"csrf_token": person.token})
         finally:
             await person.close()
-            run.queue.put_nowait(pupil_id)
+            run.queue.put_nowait(item)
+
+
+async def log_in(person: Person, kind: str, page: str, form: dict[str, str], landing: tuple[str, str]) -> None:
+    """The login form read, sent, and the page it leads to read (with the new session's token)."""
+    await person.request(f"{kind} page", "GET", page, expect=200)
+    status, _ = await person.request(kind, "POST", page, expect=302, data=form | {"csrf_token": person.token})
+    if status == 302:
+        person.logged_in = True
+        await person.request(landing[0], "GET", landing[1], expect=200)
+
+
+#: The pages read besides the offer list (pupils) or the answers (employers): (kind, path, weight).
+PUPIL_PAGES = [("ranking", "/pupil/choices", 18), ("home", "/pupil/", 15), ("placement", "/pupil/placement", 7)]
+EMPLOYER_PAGES = [
+    ("employer overview", "/employer/", 40),
+    ("employer offers", "/employer/offers", 25),
+    ("employer demand", "/employer/demand", 15),
+]
+
+
+async def read_one(person: Person, rng: random.Random, pages: list[tuple[str, str, int]]) -> None:
+    kind, path, _weight = rng.choices(pages, weights=[weight for *_page, weight in pages])[0]
+    await person.request(kind, "GET", path, expect=200)
+
+
+def pupil_visit(run: Run) -> Callable[[Person, int, random.Random], Awaitable[None]]:
+    """A pupil logs in, makes :data:`SESSION_REQUESTS` requests, 80 % reads and 20 % writes."""
+    world = run.world
+    codes = dict(world.pupils)
+
+    async def visit(person: Person, pupil_id: int, rng: random.Random) -> None:
+        await log_in(person, "pupil login", "/pupil-login/", {"code": codes[pupil_id]}, ("home", "/pupil/"))
+        listed: list[str] = []
+        ranking = world.rankings[pupil_id]
+        while person.logged_in and person.made < SESSION_REQUESTS and time.monotonic() < run.stop:
+            roll = rng.random()
+            if roll < 0.2:  # a write, and the page it leads back to
+                await _pupil_change(person, rng, ranking, listed, world.max_choices)
+            elif roll < 0.60:
+                _, body = await person.request("offers", "GET", "/pupil/offers" + _offer_query(rng), expect=200)
+                listed = LISTED.findall(body) or listed
+            else:
+                await read_one(person, rng, PUPIL_PAGES)
+
+    return visit
 
 
 def _offer_query(rng: random.Random) -> str:
@@ -378,8 +400,8 @@ def _offer_query(rng: random.Random) -> str:
 
 async def _pupil_change(
     person: Person, rng: random.Random, ranking: list[str], listed: list[str], max_choices: int
-) -> int:
-    """One change the rules allow, sent; the ranking updated when the page confirms it.  Requests made."""
+) -> None:
+    """One change the rules allow and the page it leads back to; the ranking updated when the page confirms it."""
     unranked = [code for code in listed if code not in ranking]
     choice = rng.random()
     if ranking and (choice < 0.3 or (not unranked and choice < 0.7) or len(ranking) >= max_choices):
@@ -400,17 +422,16 @@ async def _pupil_change(
         after = [*ranking, code]
     else:
         await person.request("offers", "GET", "/pupil/offers", expect=200)
-        return 0
+        return
     status, _ = await person.request(kind, "POST", path, expect=302, data=form | {"csrf_token": person.token})
     if status != 302:
-        return 1
+        return
     landing = "/pupil/offers" if kind == "add choice" else "/pupil/choices"
     _, page = await person.request("page after a change", "GET", landing, expect=200)
     if ERROR_FLASH in page:
         person.tally.note_error(kind, f"refused: {re.sub(r'<[^>]+>', '', page.split(ERROR_FLASH, 1)[1])[:120]}")
     else:
         ranking[:] = after
-    return 1
 
 
 @dataclasses.dataclass
@@ -426,57 +447,42 @@ class Run:
     queue: asyncio.Queue[int] = dataclasses.field(default_factory=asyncio.Queue)
 
 
-async def employer_sessions(run: Run) -> None:
-    """Employers' contacts one after another: log in, look, answer their placements, log out."""
-    rng = random.Random(hash(asyncio.current_task()))
-    world, answers, stop = run.world, run.answers, run.stop
-    while time.monotonic() < stop:
-        index = await run.queue.get()
-        email, assignment_ids = world.employers[index]
-        person = Person(run.base, run.tally)
-        try:
-            await person.request("staff login page", "GET", "/auth/login", expect=200)
-            form = {"email": email, "password": PASSWORD, "csrf_token": person.token}
-            status, _ = await person.request("staff login", "POST", "/auth/login", expect=302, data=form)
-            if status != 302:
-                continue
-            await person.request("employer overview", "GET", "/employer/", expect=200)  # where the login leads
-            pending = [a for a in assignment_ids if a not in answers]
-            done = 3
-            while done < SESSION_REQUESTS and time.monotonic() < stop:
-                roll = rng.random()
-                if roll < 0.2 and pending:
-                    assignment_id = pending.pop()
-                    answer = "confirm" if rng.random() < 0.8 else "decline"
-                    form = {"csrf_token": person.token} | (
-                        {"reason": "Vi har inte plats."} if answer == "decline" else {}
-                    )
-                    path = f"/employer/placements/{assignment_id}/{answer}"
-                    status, _ = await person.request(f"{answer} placement", "POST", path, expect=302, data=form)
-                    if status == 302:
-                        answers[assignment_id] = answer
-                elif roll < 0.6:
-                    await person.request("employer overview", "GET", "/employer/", expect=200)
-                elif roll < 0.85:
-                    await person.request("employer offers", "GET", "/employer/offers", expect=200)
-                else:
-                    await person.request("employer demand", "GET", "/employer/demand", expect=200)
-                done += 1
-            await person.request("logout", "POST", "/auth/logout", expect=302, data={"csrf_token": person.token})
-        finally:
-            await person.close()
-            run.queue.put_nowait(index)
+def employer_visit(run: Run) -> Callable[[Person, int, random.Random], Awaitable[None]]:
+    """An employer's contact logs in, looks around and answers their placements one by one."""
+
+    async def visit(person: Person, index: int, rng: random.Random) -> None:
+        email, assignment_ids = run.world.employers[index]
+        form = {"email": email, "password": PASSWORD}
+        await log_in(person, "staff login", "/auth/login", form, ("employer overview", "/employer/"))
+        pending = [a for a in assignment_ids if a not in run.answers]
+        while person.logged_in and person.made < SESSION_REQUESTS and time.monotonic() < run.stop:
+            roll = rng.random()
+            if roll < 0.2 and pending:
+                assignment_id = pending.pop()
+                answer = "confirm" if rng.random() < 0.8 else "decline"
+                reason = {"reason": "Vi har inte plats."} if answer == "decline" else {}
+                path = f"/employer/placements/{assignment_id}/{answer}"
+                status, _ = await person.request(
+                    f"{answer} placement", "POST", path, expect=302, data={"csrf_token": person.token} | reason
+                )
+                if status == 302:
+                    run.answers[assignment_id] = answer
+            else:
+                await read_one(person, rng, EMPLOYER_PAGES)
+
+    return visit
 
 
 async def _run(scenario: str, run: Run, users: int) -> Tally:
     if scenario == "pupils":
         for pupil_id, _code in run.world.pupils:
             run.queue.put_nowait(pupil_id)
-        tasks = [pupil_sessions(run) for _ in range(min(users, len(run.world.pupils)))]
+        tasks = [one_after_another(run, pupil_visit(run)) for _ in range(min(users, len(run.world.pupils)))]
     else:
         for index in range(len(run.world.employers)):
             run.queue.put_nowait(index)
-        tasks = [employer_sessions(run) for _ in range(min(users, len(run.world.employers)))]
+        people = min(users, len(run.world.employers))
+        tasks = [one_after_another(run, employer_visit(run)) for _ in range(people)]
     await asyncio.gather(*tasks)
     return run.tally
 
@@ -576,6 +582,7 @@ def report(database: str, scenario: str, figures: dict[str, Any], lost: dict[str
 
 @contextlib.contextmanager
 def database(kind: str, postgres: str, out: Path) -> Iterator[str]:
+    """A fresh database for the run: an SQLite file in ``out``, or one made on the PostgreSQL server ``postgres``."""
     if kind == "sqlite":
         path = out / "load.sqlite"
         for suffix in ("", "-wal", "-shm"):

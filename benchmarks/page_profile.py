@@ -21,20 +21,16 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
-import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from pyinstrument import Profiler
 from pyinstrument.frame import Frame
-from sqlalchemy import event, text
+from sqlalchemy import event
 
-from benchmarks.load_bench import PASSWORD, prepare
-from placement.db import make_engine
+from benchmarks.load_bench import PASSWORD, database, prepare
 
 PUPIL_PAGES = [
     "/pupil/",
@@ -55,24 +51,6 @@ PARTS = [
     ("web framework", re.compile(r"flask|werkzeug|itsdangerous|flask_login|flask_wtf|blinker")),
     ("Praktik", re.compile(r"/(placement|web|solver)/")),
 ]
-
-
-@contextlib.contextmanager
-def _database(postgres: str | None) -> Iterator[str]:
-    if postgres is None:
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'profile.sqlite'}"
-        return
-    name = f"praktik_profile_{os.getpid()}"
-    admin = make_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 _DRIVER_CALLS = re.compile(r"^(Cursor|Connection)\.")
@@ -119,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--postgres", help="profile against PostgreSQL (an admin URL) instead of SQLite")
     args = parser.parse_args(argv)
-    with _database(args.postgres) as url:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        database("postgresql" if args.postgres else "sqlite", args.postgres or "", Path(folder)) as url,
+    ):
         world = prepare(url, pupils=5, employers=5, seed=0)
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "profile", "TESTING": False, "WTF_CSRF_ENABLED": False})
         engine = app.extensions["praktik.engine"]

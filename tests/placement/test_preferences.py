@@ -271,6 +271,35 @@ def test_an_offer_whose_employer_declined_the_pupil_cannot_be_chosen_again(db_se
     assert student["excluded_offers"] == [world.shop.code]
 
 
+def _crossing_pupils(session: Session, world: World) -> list[m.Pupil]:
+    """Anna (14, "Swedish"), a 15-year-old of the other school with two tags in odd case, a 13-year-old without."""
+    nine = f.school_class(session, school=world.other_school, name="9C", period=world.w45)
+    return [
+        world.anna,
+        f.pupil(session, school_class=nine, birth_year=2011, birth_month=1, attributes=["ENGLISH", " swedish "]),
+        f.pupil(session, school_class=world.anna.school_class, birth_year=2012, birth_month=12, attributes=[]),
+    ]
+
+
+def _declined_earlier(session: Session, world: World, pupil: m.Pupil, declined: m.Offer) -> None:
+    """An earlier round in which the employer of ``declined`` declined ``pupil``."""
+    from placement.enums import AssignmentStatus
+    from placement.rounds import setup as rounds
+
+    earlier = rounds.create_round(session, "Vår", [world.w45.code], actor=audit.CLI)
+    session.add(
+        m.Assignment(
+            round_id=earlier.id,
+            pupil_id=pupil.id,
+            offer_id=declined.id,
+            period_id=world.w45.id,
+            rank=1,
+            status=AssignmentStatus.DECLINED,
+        )
+    )
+    session.flush()
+
+
 def test_the_pupils_list_and_the_solver_apply_one_eligibility_rule(db_session: Session, world: World) -> None:
     """For every pupil and every offer a round uses, the placement side and the solver agree (issue 13, point 3).
 
@@ -278,16 +307,10 @@ def test_the_pupils_list_and_the_solver_apply_one_eligibility_rule(db_session: S
     schools only, an employer that declined the pupil earlier, and no places in the pupil's period.
     """
     import solver
-    from placement.enums import AssignmentStatus
     from placement.rounds import bridge
     from placement.rounds import setup as rounds
 
-    nine = f.school_class(db_session, school=world.other_school, name="9C", period=world.w45)
-    pupils = [
-        world.anna,  # 14, "Swedish"
-        f.pupil(db_session, school_class=nine, birth_year=2011, birth_month=1, attributes=["ENGLISH", " swedish "]),
-        f.pupil(db_session, school_class=world.anna.school_class, birth_year=2012, birth_month=12, attributes=[]),
-    ]
+    pupils = _crossing_pupils(db_session, world)
     offers = [
         world.shop,
         offer(db_session, world.w45, min_age=15),
@@ -297,18 +320,7 @@ def test_the_pupils_list_and_the_solver_apply_one_eligibility_rule(db_session: S
         offer(db_session, world.w07),  # places only in another period
         world.cafe,
     ]
-    earlier = rounds.create_round(db_session, "Vår", [world.w45.code], actor=audit.CLI)
-    db_session.add(
-        m.Assignment(
-            round_id=earlier.id,
-            pupil_id=pupils[1].id,
-            offer_id=world.cafe.id,
-            period_id=world.w45.id,
-            rank=1,
-            status=AssignmentStatus.DECLINED,
-        )
-    )
-    db_session.flush()
+    _declined_earlier(db_session, world, pupils[1], world.cafe)
     assert pupils[1].attributes == ["english", "swedish"]
     build = bridge.build_instance(
         db_session, rounds.create_round(db_session, "Höst", [world.w45.code, world.w07.code], actor=audit.CLI)
@@ -337,15 +349,8 @@ def test_the_database_lists_exactly_the_offers_the_rule_allows(db_session: Sessi
     assessment, a withdrawn offer), schools, a declined pupil, places in
     the period (none, zero), age on the first day, and tags in any case.
     """
-    from placement.enums import AssignmentStatus
-    from placement.rounds import setup as rounds
 
-    nine = f.school_class(db_session, school=world.other_school, name="9C", period=world.w45)
-    pupils = [
-        world.anna,  # 14, "Swedish"
-        f.pupil(db_session, school_class=nine, birth_year=2011, birth_month=1, attributes=["ENGLISH", " swedish "]),
-        f.pupil(db_session, school_class=world.anna.school_class, birth_year=2012, birth_month=12, attributes=[]),
-    ]
+    pupils = _crossing_pupils(db_session, world)
     pending = f.employer(db_session, status=EmployerStatus.PENDING)
     candidates = [
         world.shop,
@@ -362,18 +367,7 @@ def test_the_database_lists_exactly_the_offers_the_rule_allows(db_session: Sessi
         offer(db_session, world.w45, status=OfferStatus.WITHDRAWN),
         offer(db_session, world.w45, workplace=f.workplace(db_session, employer=pending)),
     ]
-    earlier = rounds.create_round(db_session, "Vår", [world.w45.code], actor=audit.CLI)
-    db_session.add(
-        m.Assignment(
-            round_id=earlier.id,
-            pupil_id=pupils[1].id,
-            offer_id=world.cafe.id,
-            period_id=world.w45.id,
-            rank=1,
-            status=AssignmentStatus.DECLINED,
-        )
-    )
-    db_session.flush()
+    _declined_earlier(db_session, world, pupils[1], world.cafe)
     ids = [o.id for o in candidates]
     seen = {True: 0, False: 0}
     for pupil in pupils:
