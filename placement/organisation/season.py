@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,7 @@ from placement import audit, validation
 from placement.db import utcnow, violated_constraint
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES
 from placement.errors import Conflict, ValidationError
+from placement.mail import outbox as mail
 from placement.models import Assignment, Period, PreferenceWindow, Pupil, School, SchoolClass
 
 logger = logging.getLogger(__name__)
@@ -322,3 +324,14 @@ def _window_values(label: str, fields: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ValidationError(problems)
     return values
+
+
+def local_today() -> dt.date:
+    """Today's date in Sweden, where the placements happen."""
+    return utcnow().astimezone(ZoneInfo(mail.DEFAULT_TIMEZONE)).date()
+
+
+def started(periods: Sequence[Period], today: dt.date | None = None) -> list[Period]:
+    """The periods whose first day is today or past: their pupils are at, or have been at, their workplaces."""
+    today = today or local_today()
+    return [period for period in periods if period.start_date <= today]

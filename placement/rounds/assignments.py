@@ -17,6 +17,7 @@ does nothing, never applied twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable
@@ -41,6 +42,7 @@ from placement.models import (
     ManualPlacement,
     Offer,
     OfferCapacity,
+    OutboxMessage,
     Period,
     Preference,
     Pupil,
@@ -48,6 +50,7 @@ from placement.models import (
     SchoolMembership,
     User,
 )
+from placement.organisation import season
 from placement.rounds import bridge
 from placement.rounds import setup as rounds
 
@@ -376,6 +379,60 @@ def publish(
     logger.info("Round %s published by %s: %s placements", round_id, actor.label, published)
     _mail_published(session, allocation_round, base_url)
     return allocation_round
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicationPreview:
+    """What publishing a round would do: placements shown, people mailed, periods already under way."""
+
+    placements: int
+    employer_contacts: int
+    school_staff: int
+    #: The round's periods whose first day is today or past.
+    started: list[Period]
+
+    @property
+    def mails(self) -> int:
+        return self.employer_contacts + self.school_staff
+
+
+def preview_publication(
+    session: Session, round_id: int, deadline: dt.datetime, *, actor: audit.Actor, base_url: str = ""
+) -> PublicationPreview:
+    """What :func:`publish` would do now, found by doing it in a savepoint and taking it back.
+
+    The same code decides both, so the coordinator is told exactly what
+    happens: the placements that become visible and the mails queued,
+    counted by who receives them; and the errors :func:`publish` would
+    raise (a past deadline, an over-filled offer, a round not proposed)
+    are raised here, before anyone confirms.  Nothing is kept.
+    """
+    allocation_round = rounds.get_round(session, round_id)
+    started = season.started(allocation_round.periods)
+    savepoint = session.begin_nested()
+    try:
+        publish(session, round_id, deadline, actor=actor, base_url=base_url)
+        placements = session.scalar(
+            select(func.count(Assignment.id)).where(
+                Assignment.round_id == round_id, Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES)
+            )
+        )
+        mailed = dict(
+            session.execute(
+                select(User.role, func.count(OutboxMessage.id))
+                .join(User, User.id == OutboxMessage.user_id)
+                .where(OutboxMessage.dedup_key.like(f"round:{round_id}:published:user:%"))
+                .group_by(User.role)
+            ).all()
+        )
+    finally:
+        savepoint.rollback()
+    return PublicationPreview(
+        placements=placements or 0,
+        employer_contacts=mailed.get(Role.EMPLOYER_CONTACT, 0),
+        school_staff=mailed.get(Role.SCHOOL_STAFF, 0),
+        started=started,
+    )
 
 
 def _mail_published(session: Session, allocation_round: AllocationRound, base_url: str) -> None:

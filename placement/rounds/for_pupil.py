@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from placement import audit
 from placement.cohorts import preferences
 from placement.cohorts.for_pupil import WindowState, window_state
-from placement.db import utcnow, violated_constraint
+from placement.db import violated_constraint
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES
 from placement.errors import Conflict, NotFound, ValidationError
 from placement.mail import outbox as mail
@@ -25,6 +24,7 @@ from placement.models import (
     Pupil,
     PupilEvaluation,
 )
+from placement.organisation import season
 from placement.rounds import setup as rounds
 
 logger = logging.getLogger(__name__)
@@ -75,12 +75,7 @@ class Placement:
 
     def can_evaluate(self, today: dt.date | None = None) -> bool:
         """From the last day of the period on (a Swedish date)."""
-        return (today or local_today()) >= self.period.end_date
-
-
-def local_today() -> dt.date:
-    """Today's date in Sweden, where the placements happen."""
-    return utcnow().astimezone(ZoneInfo(mail.DEFAULT_TIMEZONE)).date()
+        return (today or season.local_today()) >= self.period.end_date
 
 
 def status(session: Session, pupil: Pupil, now: dt.datetime | None = None) -> Status:

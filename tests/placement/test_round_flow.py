@@ -13,7 +13,7 @@ from placement import audit
 from placement import models as m
 from placement.db import utcnow
 from placement.employers import offers as offer_service
-from placement.enums import AssignmentStatus, JobState, RoundStatus
+from placement.enums import AssignmentStatus, JobState, Role, RoundStatus
 from placement.errors import CapacityExceeded, Conflict, NotEligible, ValidationError
 from placement.rounds import answers, assignments, jobs, review
 from placement.rounds import changes as round_changes
@@ -278,3 +278,37 @@ def test_a_late_pupil_and_a_withdrawn_offer_are_handled_by_the_incremental_round
     assert live[late.id].offer.code == "O0009"
     assert live[pupils[0].id].offer_id != gone.id
     assert live[kept.id].status is AssignmentStatus.CONFIRMED
+
+
+def test_the_preview_of_a_publication_tells_what_publishing_then_does_and_keeps_nothing(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+    allocation_round, pupils, offers = f.small_round(db_session)
+    _solve(db_session, make_session, allocation_round.id)
+    contact = f.user(db_session, Role.EMPLOYER_CONTACT)
+    db_session.add(m.EmployerMembership(user=contact, employer=offers[0].employer))
+    for pupil in pupils[:2]:
+        staff = f.user(db_session, Role.SCHOOL_STAFF)
+        db_session.add(m.SchoolMembership(user=staff, school=pupil.school))
+    db_session.flush()
+    with pytest.raises(ValidationError, match="confirm_deadline must lie in the future"):  # refused before confirming
+        assignments.preview_publication(db_session, allocation_round.id, utcnow(), actor=COORDINATOR)
+
+    def kept() -> tuple[int, int, int]:
+        return (
+            db_session.scalar(select(func.count(m.OutboxMessage.id))) or 0,
+            db_session.scalar(select(func.count(m.AuditEvent.id)).where(m.AuditEvent.action == "round.publish")) or 0,
+            len(_rows(db_session, allocation_round.id, AssignmentStatus.PUBLISHED)),
+        )
+
+    deadline = utcnow() + dt.timedelta(days=7)
+    preview = assignments.preview_publication(db_session, allocation_round.id, deadline, actor=COORDINATOR)
+    assert kept() == (0, 0, 0)
+    db_session.refresh(allocation_round)
+    assert allocation_round.status is RoundStatus.PROPOSED
+    assert [p.code for p in preview.started] == ["w45"]  # began on 2 November 2026
+    assert (preview.employer_contacts, preview.school_staff) == (1, 2)
+    assignments.publish(db_session, allocation_round.id, deadline, actor=COORDINATOR)
+    mails, audits, published = kept()
+    assert (mails, audits) == (preview.mails, 1)
+    assert published == preview.placements == len(_rows(db_session, allocation_round.id))

@@ -135,6 +135,9 @@ def test_coordinator_season_in_the_browser(live_database_url: str, demo_engine: 
         page.open(f"/coordinator/rounds/{round_id}")
         page.set_value("#deadline", _local(now + dt.timedelta(days=7)))
         page.click("#publish-button")
+        assert "placeringar blir synliga" in page.find("#consequences").text  # what it does, before it does it
+        page.assert_accessible()
+        page.click("#confirm-button")
         assert page.find("#round-status").get_attribute("data-status") == "published"
 
         # An employer with at least two pupils confirms one and declines the other.

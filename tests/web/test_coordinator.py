@@ -13,13 +13,15 @@ import openpyxl
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import solver
+from placement import audit
 from placement import models as m
-from placement.enums import AssignmentStatus, EmployerStatus, Role, RoundStatus
+from placement.enums import HOLDS_PLACE, AssignmentStatus, EmployerStatus, Role, RoundStatus
 from placement.organisation import accounts
+from placement.rounds import setup as rounds_setup
 from placement.runtime import worker
 from tests import factories as f
 from tests.conftest import csrf_token
@@ -160,7 +162,10 @@ def test_run_review_adjust_publish_and_change(client: FlaskClient, db_session: S
     allocation_round, _, offers = f.small_round(db_session)
     _login(client, db_session)
     page = f"/coordinator/rounds/{allocation_round.id}"
-    html = _post(client, f"{page}/run", page)
+    started = _post(client, f"{page}/run", page)  # the small round's period began on 2 November 2026
+    assert 'id="started-warning"' in started
+    assert allocation_round.status is RoundStatus.DRAFT  # asked first, nothing run
+    html = _post(client, f"{page}/run", page, {"confirmed": "yes"})
     assert allocation_round.status is RoundStatus.PROPOSED
 
     # The review figures are those of the stored placements.
@@ -210,9 +215,26 @@ def test_run_review_adjust_publish_and_change(client: FlaskClient, db_session: S
 
     # Publish with a deadline a week ahead.
     deadline = (dt.datetime.now() + dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")  # noqa: DTZ005 (local form time)
-    _post(client, f"{page}/publish", page, {"deadline": deadline})
+    outbox_before = db_session.scalar(select(func.count(m.OutboxMessage.id)))
+    preview = _post(client, f"{page}/publish", page, {"deadline": deadline})
+    # First what publishing will do (and that its period has begun); nothing has happened yet.
+    assert 'id="started-warning"' in preview
+    assert "w45" in preview
+    assert allocation_round.status is RoundStatus.PROPOSED
+    assert db_session.scalar(select(func.count(m.OutboxMessage.id))) == outbox_before
+    placements = db_session.scalar(
+        select(func.count(m.Assignment.id)).where(
+            m.Assignment.round_id == allocation_round.id, m.Assignment.status.in_(HOLDS_PLACE)
+        )
+    )
+    assert f"{placements} placeringar blir synliga" in preview
+    mails = re.search(r"Publicera och skicka (\d+) e-postmeddelande", preview)
+    assert mails is not None
+    _post(client, f"{page}/publish", page, {"deadline": deadline, "confirmed": "yes"})
     assert allocation_round.status is RoundStatus.PUBLISHED
     assert allocation_round.confirm_deadline is not None
+    # Exactly the mails the preview announced were queued.
+    assert db_session.scalar(select(func.count(m.OutboxMessage.id))) - outbox_before == int(mails[1])
 
     # The employer of one placement declines it through the employer's page.
     declined = next(a for a in rows if a.id != mover.id)
@@ -231,7 +253,7 @@ def test_run_review_adjust_publish_and_change(client: FlaskClient, db_session: S
     assert declined.status is AssignmentStatus.DECLINED
 
     # The incremental round proposes to place the pupil again; nothing changes until accepted.
-    html = _post(client, f"{page}/run", page)
+    html = _post(client, f"{page}/run", page, {"confirmed": "yes"})
     assert 'id="changes"' in html
     assert f"P{declined.pupil_id:06d}" in html
     _post(client, f"{page}/changes/accept", page)
@@ -255,6 +277,19 @@ def test_run_review_adjust_publish_and_change(client: FlaskClient, db_session: S
     assert instance["format"] == "praktik-instance/1"
     result = json.loads(client.get(f"{page}/export/result.json").data)
     assert result["format"] == "praktik-result/1"
+
+
+def test_a_round_of_periods_ahead_runs_at_once(client: FlaskClient, db_session: Session) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    ahead = f.period(db_session, code="ahead", start_date=today + dt.timedelta(days=30))
+    allocation_round = rounds_setup.create_round(db_session, "Vår", [ahead.code], actor=audit.CLI)
+    launched: list[int] = []
+    client.application.config["SOLVE_LAUNCHER"] = launched.append
+    _login(client, db_session)
+    page = f"/coordinator/rounds/{allocation_round.id}"
+    html = _post(client, f"{page}/run", page)
+    assert 'id="started-warning"' not in html
+    assert len(launched) == 1  # run at once: nothing has started, nothing to confirm
 
 
 def test_an_employer_sees_only_its_own_pupils(client: FlaskClient, db_session: Session) -> None:

@@ -12,6 +12,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     DecimalField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -141,6 +142,8 @@ class PolicyForm(PolicyFields, FlaskForm):
 
 
 class RunForm(FlaskForm):
+    #: Set by the confirmation page: the coordinator has read what running means now.
+    confirmed = HiddenField()
     submit = SubmitField(_l("Kör fördelningen"))
 
 
@@ -148,7 +151,9 @@ class PublishForm(FlaskForm):
     deadline = DateTimeLocalField(
         _l("Arbetsgivarna ska svara senast"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
     )
-    submit = SubmitField(_l("Publicera"))
+    #: Set by the confirmation page, which shows what publishing does first.
+    confirmed = HiddenField()
+    submit = SubmitField(_l("Förhandsgranska publiceringen"))
 
 
 class MoveForm(FlaskForm):

@@ -316,8 +316,13 @@ def save_automation(round_id: int) -> ResponseReturnValue:
 
 @bp.post("/rounds/<int:round_id>/run")
 def run_round(round_id: int) -> ResponseReturnValue:
-    if not RunForm().validate_on_submit():
+    form = RunForm()
+    if not form.validate_on_submit():
         abort(400)
+    allocation_round = round_scope.round_for(db, _user(), round_id)
+    started = season.started(allocation_round.periods)
+    if started and form.confirmed.data != "yes":  # say what running means for pupils already out first
+        return _confirm_page(allocation_round, "run", form, started=started)
     job = jobs.enqueue(db, round_id, actor=_actor())
     db.commit()
     launcher = current_app.config.get("SOLVE_LAUNCHER")
@@ -337,12 +342,33 @@ def publish_round(round_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         deadline = to_utc(form.deadline.data)
         assert deadline is not None
-        assignments.publish(db, round_id, deadline, actor=_actor(), base_url=current_app.config["BASE_URL"])
+        base_url = current_app.config["BASE_URL"]
+        if form.confirmed.data != "yes":  # first what it will do, then a deliberate second click
+            preview = assignments.preview_publication(db, round_id, deadline, actor=_actor(), base_url=base_url)
+            db.rollback()
+            allocation_round = round_scope.round_for(db, _user(), round_id)
+            return _confirm_page(allocation_round, "publish", form, started=preview.started, preview=preview)
+        assignments.publish(db, round_id, deadline, actor=_actor(), base_url=base_url)
         db.commit()
         flash(_("Omgången är publicerad. Arbetsgivarna svarar senast %(when)s.", when=form.deadline.data), "info")
     else:
         _form_problems(form)
     return redirect(url_for(".round_page", round_id=round_id))
+
+
+def _confirm_page(
+    allocation_round: Any, action: str, form: Any, *, started: list[Any], preview: Any = None
+) -> ResponseReturnValue:
+    """What a big action on the round will do, with the button that does it and the way back."""
+    form.confirmed.data = "yes"
+    return render_template(
+        "coordinator/confirm_round_action.html",
+        round=allocation_round,
+        action=action,
+        form=form,
+        started=started,
+        preview=preview,
+    )
 
 
 @bp.post("/rounds/<int:round_id>/changes/accept")
