@@ -210,6 +210,9 @@ def test_coordinator_season_in_the_browser(live_database_url: str, demo_engine: 
         student = f"P{declined.pupil_id:06d}"
         assert student in page.find("#changes").text
         page.click("#accept-changes")
+        assert "Bekräftade och låsta placeringar ändras inte" in page.find("#consequences").text
+        page.assert_accessible()
+        page.click("#confirm-button")
         assert "ändringar är genomförda" in page.text()
 
     with make_session() as session:

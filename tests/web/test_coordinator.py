@@ -21,6 +21,7 @@ from placement import audit
 from placement import models as m
 from placement.enums import HOLDS_PLACE, AssignmentStatus, EmployerStatus, Role, RoundStatus
 from placement.organisation import accounts
+from placement.rounds import changes as round_changes
 from placement.rounds import setup as rounds_setup
 from placement.runtime import worker
 from tests import factories as f
@@ -256,7 +257,22 @@ def test_run_review_adjust_publish_and_change(client: FlaskClient, db_session: S
     html = _post(client, f"{page}/run", page, {"confirmed": "yes"})
     assert 'id="changes"' in html
     assert f"P{declined.pupil_id:06d}" in html
-    _post(client, f"{page}/changes/accept", page)
+    asked = _post(client, f"{page}/changes/accept", page)  # first what accepting will do
+    pending = round_changes.pending_changes(db_session, allocation_round.id)
+    placed = re.search(r"(\d+) elev(?:er)? får en ny eller första plats", asked)
+    assert placed is not None
+    assert int(placed[1]) == sum(1 for change in pending if change["to"]) >= 1
+    assert f"Genomför {len(pending)} ändring" in asked
+    assert "Inga e-postmeddelanden skickas" in asked
+    assert (
+        db_session.scalars(
+            select(m.Assignment).where(
+                m.Assignment.pupil_id == declined.pupil_id, m.Assignment.status == AssignmentStatus.PUBLISHED
+            )
+        ).all()
+        == []
+    )  # not yet
+    _post(client, f"{page}/changes/accept", page, {"confirmed": "yes"})
     again = db_session.scalars(
         select(m.Assignment).where(
             m.Assignment.pupil_id == declined.pupil_id, m.Assignment.status == AssignmentStatus.PUBLISHED

@@ -173,6 +173,12 @@ class ActionForm(FlaskForm):
     submit = SubmitField()
 
 
+class ConfirmedActionForm(FlaskForm):
+    """A big action's button: the first click shows what it will do, the second (``confirmed``) does it."""
+
+    confirmed = HiddenField()
+
+
 class RejectForm(FlaskForm):
     reason = TextAreaField(_l("Skäl"), validators=[DataRequired(), Length(max=1000)])
     submit = SubmitField(_l("Avslå"))

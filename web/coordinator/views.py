@@ -35,6 +35,7 @@ from web.coordinator import bp
 from web.coordinator.forms import (
     ActionForm,
     AutomationForm,
+    ConfirmedActionForm,
     ManualForm,
     MoveForm,
     NewRoundForm,
@@ -373,7 +374,14 @@ def _confirm_page(
 
 @bp.post("/rounds/<int:round_id>/changes/accept")
 def accept_changes(round_id: int) -> ResponseReturnValue:
-    if ActionForm().validate_on_submit():
+    form = ConfirmedActionForm()
+    if form.validate_on_submit():
+        if form.confirmed.data != "yes":
+            allocation_round = round_scope.round_for(db, _user(), round_id)
+            pending = changes.pending_changes(db, round_id)
+            return _confirm_page(
+                allocation_round, "accept", form, started=season.started(allocation_round.periods), preview=pending
+            )
         changed = changes.accept_changes(db, round_id, actor=_actor())
         db.commit()
         flash(_("%(n)d ändringar är genomförda och publicerade.", n=changed), "info")
