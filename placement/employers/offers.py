@@ -16,6 +16,7 @@ commits.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
@@ -29,7 +30,7 @@ from placement import audit, codes, validation
 from placement.db import utcnow, violated_constraint
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, EmployerStatus, OfferKind, OfferStatus, Sector
 from placement.errors import CapacityExceeded, Conflict, ValidationError
-from placement.models import Assignment, Employer, Offer, OfferCapacity, Period, School, Workplace
+from placement.models import Assignment, Employer, Offer, OfferCapacity, Period, Preference, School, Workplace
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +264,35 @@ def confirm_risk_assessment(
     return offer
 
 
+@dataclasses.dataclass(frozen=True)
+class Withdrawal:
+    """What withdrawing an offer would touch: the pupils who chose it, and those placed there."""
+
+    #: Pupils with the offer among their choices: it no longer counts in a round once withdrawn.
+    chosen_by: int
+    #: Placements in force at the offer: they stay until the coordinator moves the pupils.
+    placed: int
+
+
+def withdrawal(session: Session, offer: Offer) -> Withdrawal:
+    """What :func:`withdraw_offer` would touch now, for the employer to read before withdrawing."""
+    chosen_by = session.scalar(
+        select(func.count(func.distinct(Preference.pupil_id))).where(Preference.offer_id == offer.id)
+    )
+    return Withdrawal(chosen_by=chosen_by or 0, placed=_placed_in_force(session, offer))
+
+
+def _placed_in_force(session: Session, offer: Offer) -> int:
+    return (
+        session.scalar(
+            select(func.count(Assignment.id)).where(
+                Assignment.offer_id == offer.id, Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES)
+            )
+        )
+        or 0
+    )
+
+
 def withdraw_offer(session: Session, offer: Offer, *, actor: audit.Actor, reason: str) -> Offer:
     """Withdraw an offer: pupils no longer see it.  ``reason`` is required and kept in the audit log.
 
@@ -283,11 +313,7 @@ def withdraw_offer(session: Session, offer: Offer, *, actor: audit.Actor, reason
     session.refresh(offer, ["status"])
     if cast("CursorResult[Any]", result).rowcount != 1:
         raise Conflict(f"{label}: it is already withdrawn")
-    in_force = session.scalar(
-        select(func.count(Assignment.id)).where(
-            Assignment.offer_id == offer.id, Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES)
-        )
-    )
+    in_force = _placed_in_force(session, offer)
     audit.record(
         session,
         actor,

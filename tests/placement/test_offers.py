@@ -311,6 +311,23 @@ def test_withdrawn_offers_disappear_and_the_reason_is_kept(db_session: Session, 
         offers.set_places(db_session, offer, world.w45, 4, actor=audit.CLI)
 
 
+def test_before_withdrawing_the_employer_learns_who_chose_the_offer_and_who_is_placed_there(
+    db_session: Session, world: World
+) -> None:
+    offer = visible(db_session, world)
+    assert offers.withdrawal(db_session, offer) == offers.Withdrawal(chosen_by=0, placed=0)
+    for _ in range(3):
+        db_session.add(m.Preference(pupil=f.pupil(db_session), offer=offer, rank=1))
+    placed = assign(db_session, offer, world.w45, AssignmentStatus.CONFIRMED)
+    db_session.add(m.Preference(pupil=placed.pupil, offer=offer, rank=2))
+    assign(db_session, offer, world.w45, AssignmentStatus.DECLINED)  # not in force: not counted
+    db_session.flush()
+    told = offers.withdrawal(db_session, offer)
+    assert told == offers.Withdrawal(chosen_by=4, placed=1)
+    offers.withdraw_offer(db_session, offer, actor=audit.CLI, reason="Köket byggs om")
+    assert events(db_session, "offer.withdraw")[0].after["assignments_in_force"] == told.placed
+
+
 # --- visibility -----------------------------------------------------------------------------------------------------
 
 

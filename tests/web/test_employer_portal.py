@@ -405,6 +405,9 @@ def test_offers_with_places_per_period_and_risk_assessment(client: FlaskClient, 
     actions = set(db_session.scalars(select(m.AuditEvent.action).where(m.AuditEvent.entity_id == offer.id)))
     assert {"offer.create", "offer.update", "offer.set_places", "offer.confirm_risk_assessment"} <= actions
 
+    before = client.get(f"/employer/offers/{offer.id}").get_data(as_text=True)
+    assert "0 elever har valt erbjudandet" in before  # what withdrawing touches, said beside the form
+    assert "0 elever har redan fått plats här" in before
     response = _post(
         client, f"/employer/offers/{offer.id}/withdraw", {"reason": ""}, page=f"/employer/offers/{offer.id}"
     )

@@ -333,7 +333,7 @@ def offer(offer_id: int) -> ResponseReturnValue:
         db.commit()
         flash(_("Erbjudandet är sparat."), "info")
         return redirect(url_for(".offer", offer_id=found.id))
-    return _offer_page(form, found, withdraw_form=WithdrawForm())
+    return _offer_page(form, found, withdraw_form=WithdrawForm(), withdrawal=offers.withdrawal(db, found))
 
 
 @bp.post("/offers/<int:offer_id>/withdraw")
