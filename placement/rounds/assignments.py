@@ -23,11 +23,11 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from placement import audit
-from placement.cohorts.preferences import declined_offers, ineligibility
+from placement.cohorts.preferences import declined_offers, eligible, ineligibility
 from placement.db import utcnow
 from placement.employers.offers import places_in
 from placement.enums import ACTIVE_ASSIGNMENT_STATUSES, HOLDS_PLACE, AssignmentStatus, MailKind, Role, RoundStatus
@@ -47,6 +47,7 @@ from placement.models import (
     Preference,
     Pupil,
     School,
+    SchoolDistance,
     SchoolMembership,
     User,
 )
@@ -163,14 +164,80 @@ def free_places(
     """
     taken = session.scalar(
         select(func.count(func.distinct(Assignment.pupil_id))).where(
-            Assignment.offer_id == offer.id,
-            Assignment.period_id == period.id,
-            Assignment.pupil_id != (ignore_pupil or 0),
-            (Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES))
-            | ((Assignment.status == AssignmentStatus.PROPOSED) & (Assignment.round_id == round_id)),
+            Assignment.offer_id == offer.id, _holds_place(period, round_id, ignore_pupil)
         )
     )
     return places_in(offer, period) - (taken or 0)
+
+
+def _holds_place(period: Period, round_id: int, ignore_pupil: int | None) -> ColumnElement[bool]:
+    """SQL: an assignment that takes a place of ``period``: in force anywhere, or this round's proposal."""
+    return (
+        (Assignment.period_id == period.id)
+        & (Assignment.pupil_id != (ignore_pupil or 0))
+        & (
+            Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES)
+            | ((Assignment.status == AssignmentStatus.PROPOSED) & (Assignment.round_id == round_id))
+        )
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class MoveOption:
+    """An offer a pupil of a proposed round may be moved to now: eligible, with a free place in their period."""
+
+    offer: Offer
+    places_left: int
+    #: The pupil's rank for it, when they chose it.
+    rank: int | None
+    distance_km: float | None
+
+
+def move_options(session: Session, round_id: int, pupil_id: int, *, query: str = "") -> list[MoveOption]:
+    """Where the pupil can be moved: their own choices first (by rank), then the nearest offers.
+
+    Eligible by the rule the move checks (:func:`preferences.eligible`),
+    with a free place counted as :func:`move` counts it, and not the offer
+    the pupil is at.  ``query``: every word in the title, the employer's
+    name or the code.  The move itself checks everything again under the
+    capacity's lock.
+    """
+    allocation_round = rounds.get_round(session, round_id)
+    pupil, period = pupil_in(session, allocation_round, pupil_id)
+    here = current(session, round_id, pupil_id)
+    taken = (
+        select(Assignment.offer_id, func.count(func.distinct(Assignment.pupil_id)).label("taken"))
+        .where(_holds_place(period, round_id, pupil_id))
+        .group_by(Assignment.offer_id)
+        .subquery()
+    )
+    left = OfferCapacity.places - func.coalesce(taken.c.taken, 0)
+    statement = (
+        select(Offer, left, Preference.rank, SchoolDistance.km)
+        .join(OfferCapacity, (OfferCapacity.offer_id == Offer.id) & (OfferCapacity.period_id == period.id))
+        .outerjoin(taken, taken.c.offer_id == Offer.id)
+        .outerjoin(Preference, (Preference.offer_id == Offer.id) & (Preference.pupil_id == pupil_id))
+        .outerjoin(
+            SchoolDistance,
+            (SchoolDistance.workplace_id == Offer.workplace_id) & (SchoolDistance.school_id == pupil.school_id),
+        )
+        .where(
+            eligible(session, pupil, period, declined=declined_offers(session, pupil)),
+            left > 0,
+            Offer.id != (here.offer_id if here is not None else 0),
+        )
+        .options(selectinload(Offer.employer))
+        .order_by(
+            Preference.rank.is_(None), Preference.rank, SchoolDistance.km.is_(None), SchoolDistance.km, Offer.code
+        )
+    )
+    words = query.casefold().split()
+    options = []
+    for offer, places_left, rank, km in session.execute(statement):
+        if words and not all(w in f"{offer.title}\n{offer.employer.name}\n{offer.code}".casefold() for w in words):
+            continue
+        options.append(MoveOption(offer, int(places_left), rank, km))
+    return options
 
 
 def move(

@@ -312,3 +312,36 @@ def test_the_preview_of_a_publication_tells_what_publishing_then_does_and_keeps_
     mails, audits, published = kept()
     assert (mails, audits) == (preview.mails, 1)
     assert published == preview.placements == len(_rows(db_session, allocation_round.id))
+
+
+def test_the_offers_to_move_a_pupil_to_are_eligible_with_free_places_their_own_choices_first(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+    allocation_round, pupils, offers = f.small_round(db_session)
+    w45 = allocation_round.periods[0]
+    chosen = f.offer(db_session, title="Bageriet", places={w45: 1}, risk_assessment_confirmed_at=CONFIRMED)
+    near = f.offer(db_session, title="Ängens förskola", places={w45: 2}, risk_assessment_confirmed_at=CONFIRMED)
+    db_session.add(m.Preference(pupil=pupils[0], offer=chosen, rank=4))
+    db_session.flush()
+    _solve(db_session, make_session, allocation_round.id)
+    # The two original offers are full, the third needs age 16; the pupil's own fourth choice comes first.
+    options = assignments.move_options(db_session, allocation_round.id, pupils[0].id)
+    assert [(o.offer.code, o.places_left, o.rank) for o in options[:2]] == [(chosen.code, 1, 4), (near.code, 2, None)]
+    assert not {o.offer.code for o in options} & {offers[0].code, offers[1].code, offers[2].code}
+    assert [
+        o.offer.code for o in assignments.move_options(db_session, allocation_round.id, pupils[0].id, query="ÄNGENS")
+    ] == [near.code]
+    # An option can be taken as listed; then the one-place offer is full, and the place left behind is free.
+    held = assignments.current(db_session, allocation_round.id, pupils[0].id)
+    assert held is not None
+    left_id, left_code = held.offer_id, held.offer.code  # the move changes this row in place
+    assignments.move(db_session, allocation_round.id, pupils[0].id, chosen.code, actor=COORDINATOR)
+
+    def at(pupil: m.Pupil) -> int | None:
+        now = assignments.current(db_session, allocation_round.id, pupil.id)
+        return now.offer_id if now is not None else None
+
+    other = next(p for p in pupils[1:] if at(p) != left_id)
+    codes = {o.offer.code for o in assignments.move_options(db_session, allocation_round.id, other.id)}
+    assert chosen.code not in codes
+    assert left_code in codes

@@ -125,6 +125,8 @@ def test_coordinator_season_in_the_browser(live_database_url: str, demo_engine: 
             locked_pupil = second.pupil_id
         page.open(f"/coordinator/rounds/{round_id}/pupils/{locked_pupil}")
         assert page.all("#explanations"), "the pupil's higher choices are explained"
+        assert page.all("#move-count"), "the offers the pupil can be moved to are listed (or said to be none)"
+        page.assert_accessible()
         page.fill("#offer", str(first_choice))
         page.click("#move-form [type=submit]")
         assert "cannot be placed" in page.text()

@@ -21,6 +21,7 @@ from placement import audit
 from placement import models as m
 from placement.enums import HOLDS_PLACE, AssignmentStatus, EmployerStatus, Role, RoundStatus
 from placement.organisation import accounts
+from placement.rounds import assignments as assignments_service
 from placement.rounds import changes as round_changes
 from placement.rounds import setup as rounds_setup
 from placement.runtime import worker
@@ -293,6 +294,33 @@ def test_run_review_adjust_publish_and_change(client: FlaskClient, db_session: S
     assert instance["format"] == "praktik-instance/1"
     result = json.loads(client.get(f"{page}/export/result.json").data)
     assert result["format"] == "praktik-result/1"
+
+
+@pytest.mark.usefixtures("inline_solver")
+def test_a_pupil_is_moved_in_two_clicks_from_the_list_of_offers_with_free_places(
+    client: FlaskClient, db_session: Session
+) -> None:
+    allocation_round, pupils, _offers = f.small_round(db_session)
+    w45 = allocation_round.periods[0]
+    free = f.offer(
+        db_session, title="Bageriet Solrosen", places={w45: 2}, risk_assessment_confirmed_at=f.RISK_CONFIRMED
+    )
+    _login(client, db_session)
+    page = f"/coordinator/rounds/{allocation_round.id}"
+    _post(client, f"{page}/run", page, {"confirmed": "yes"})
+    pupil_page = f"{page}/pupils/{pupils[0].id}"
+    html = client.get(pupil_page).get_data(as_text=True)
+    assert re.search(rf'<tr data-offer="{free.code}">.*?<td>2</td>', html, re.S)  # two places left
+    assert "Flytta hit" in html
+    assert f'data-offer="{free.code}"' not in client.get(f"{pupil_page}?q=finns-inte").get_data(as_text=True)
+    moved = _post(client, f"{pupil_page}/move", pupil_page, {"offer": free.code})
+    assert f"Eleven är flyttad till {free.code}" in moved
+    assert assignments_service.current(db_session, allocation_round.id, pupils[0].id).offer_id == free.id  # type: ignore[union-attr]
+    assert re.search(
+        rf'<tr data-offer="{free.code}">.*?<td>1</td>',
+        client.get(f"{page}/pupils/{pupils[1].id}").get_data(as_text=True),
+        re.S,
+    )
 
 
 def test_a_round_of_periods_ahead_runs_at_once(client: FlaskClient, db_session: Session) -> None:

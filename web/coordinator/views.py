@@ -52,6 +52,8 @@ from web.extensions import db
 
 logger = logging.getLogger(__name__)
 PAGE = 100
+#: Offers listed on a pupil's page to move them to; a search finds the others.
+MOVE_OPTIONS_SHOWN = 25
 
 
 def _actor() -> audit.Actor:
@@ -426,8 +428,17 @@ def round_pupil(round_id: int, pupil_id: int) -> ResponseReturnValue:
     pupil, _period = assignments.pupil_in(db, allocation_round, pupil_id)
     current = assignments.current(db, round_id, pupil_id)
     offers = offer_service.by_codes(db, story.preferences)
+    query = request.args.get("q", "")[:100]
+    options = (
+        assignments.move_options(db, round_id, pupil_id, query=query)
+        if allocation_round.status is RoundStatus.PROPOSED
+        else []
+    )
     return render_template(
         "coordinator/pupil.html",
+        options=options[:MOVE_OPTIONS_SHOWN],
+        options_total=len(options),
+        query=query,
         offers=offers,
         round=allocation_round,
         pupil=pupil,
