@@ -93,7 +93,7 @@ def employer(session: Session, **kw: Any) -> m.Employer:
     obj = m.Employer(
         code=kw.pop("code", f"E{n:04d}"),
         name=kw.pop("name", f"Arbetsgivare {n} AB"),
-        org_number=kw.pop("org_number", f"55{n:04d}-{n % 10000:04d}"),
+        org_number=kw.pop("org_number", f"55{n % 10000:04d}-{n // 10000:04d}"),  # 11 characters, unique per run
         status=kw.pop("status", EmployerStatus.APPROVED),
         **kw,
     )
