@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -198,15 +199,16 @@ def choosable_offers(
         rows = found[(page - 1) * per_page : page * per_page]
     else:  # the page and, beside each row, how many rows the filters leave (one query, not two)
         counted = statement.add_columns(func.count().over().label("total"))
-        found_rows = session.execute(counted.limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+
+        def page_rows(number: int) -> list[Any]:
+            return list(session.execute(counted.limit(per_page).offset((number - 1) * per_page)).all())
+
+        found_rows = page_rows(max(page, 1))
         if found_rows:
             total = found_rows[0].total
-        else:  # past the last page, or nothing at all
+        else:  # past the last page (the last is shown), or nothing at all
             total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
-            if total:
-                found_rows = session.execute(
-                    counted.limit(per_page).offset(_pages(total, page, per_page)[1] * per_page - per_page)
-                ).all()
+            found_rows = page_rows(_pages(total, page, per_page)[1]) if total else []
         pages, page = _pages(total, page, per_page)
         rows = [(row[0], row[1], row[2]) for row in found_rows]
     loaded = {

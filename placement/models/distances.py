@@ -48,8 +48,9 @@ def store(session: Session, *, schools: Iterable[int] = (), workplaces: Iterable
     for ids, column in ((school_ids, SchoolDistance.school_id), (workplace_ids, SchoolDistance.workplace_id)):
         for part in chunks(ids):
             session.execute(delete(SchoolDistance).where(column.in_(part)))
-    located_schools = _located(session, School)
-    located_workplaces = _located(session, Workplace)
+    # A school's rows need every workplace, a workplace's every school; otherwise only the ones changed.
+    located_schools = _located(session, School, None if workplace_ids else school_ids)
+    located_workplaces = _located(session, Workplace, None if school_ids else workplace_ids)
     pairs: set[tuple[int, int]] = set()
     for school_id in school_ids:
         if school_id in located_schools:
@@ -69,8 +70,14 @@ def store_missing(session: Session) -> int:
     return _insert(session, pairs, located_schools, located_workplaces)
 
 
-def _located(session: Session, model: type[School] | type[Workplace]) -> dict[int, tuple[float, float]]:
-    rows = session.execute(select(model.id, model.lat, model.lon).where(model.lat.is_not(None), model.lon.is_not(None)))
+def _located(
+    session: Session, model: type[School] | type[Workplace], ids: list[int] | None = None
+) -> dict[int, tuple[float, float]]:
+    """The coordinates of ``model``'s rows that have them: all, or those of ``ids``."""
+    statement = select(model.id, model.lat, model.lon).where(model.lat.is_not(None), model.lon.is_not(None))
+    if ids is not None:
+        statement = statement.where(model.id.in_(ids))
+    rows = session.execute(statement)
     return {row_id: (lat, lon) for row_id, lat, lon in rows if lat is not None and lon is not None}
 
 

@@ -62,7 +62,7 @@ class Credentials:
     typed: str
     #: Compared against when there is no account, so that the time taken does not tell: the kind of hash
     #: the secret would have.
-    dummy_hash: str = ""
+    dummy_hash: str = _DUMMY_HASH
 
 
 class Throttled(PlacementError):
@@ -87,7 +87,7 @@ def check(found: Credentials) -> User:
     does not tell which accounts exist.
     """
     if found.user is None or found.secret_hash is None:
-        check_password_hash(found.dummy_hash or _DUMMY_HASH, found.typed)
+        check_password_hash(found.dummy_hash, found.typed)
         raise AuthenticationFailed("wrong credentials")
     if not check_password_hash(found.secret_hash, found.typed) or not found.user.active:
         raise AuthenticationFailed("wrong credentials")
@@ -124,10 +124,7 @@ def attempt_login(session: Session, keys: list[tuple[str, int]], found: Credenti
     wait = max(retry_after(session, key, limit=limit) for key, limit in keys)
     if wait:
         raise Throttled(wait)
-    attempts = [LoginFailure(key=key[:300], at=utcnow()) for key, _limit in keys]
-    session.add_all(attempts)
-    session.flush()
-    recorded = [attempt.id for attempt in attempts]
+    recorded = [record_failure(session, key).id for key, _limit in keys]
     session.commit()
     try:
         user = check(found)
@@ -181,7 +178,7 @@ def record_failure(session: Session, key: str, now: dt.datetime | None = None) -
     failure = LoginFailure(key=key[:300], at=now or utcnow())
     session.add(failure)
     session.flush()
-    logger.warning("Attempt recorded against the throttle of %s", key)
+    logger.debug("Attempt recorded against the throttle of %s", key)
     return failure
 
 

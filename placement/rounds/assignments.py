@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, exists, func, select, update
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased
 
 from placement import audit
 from placement.cohorts.preferences import declined_offers, eligible, ineligibility
@@ -186,7 +186,9 @@ def _holds_place(period: Period, round_id: int, ignore_pupil: int | None) -> Col
 class MoveOption:
     """An offer a pupil of a proposed round may be moved to now: eligible, with a free place in their period."""
 
-    offer: Offer
+    code: str
+    title: str
+    employer: str
     places_left: int
     #: The pupil's rank for it, when they chose it.
     rank: int | None
@@ -199,8 +201,9 @@ def move_options(session: Session, round_id: int, pupil_id: int, *, query: str =
     Eligible by the rule the move checks (:func:`preferences.eligible`),
     with a free place counted as :func:`move` counts it, and not the offer
     the pupil is at.  ``query``: every word in the title, the employer's
-    name or the code.  The move itself checks everything again under the
-    capacity's lock.
+    name or the code.  Read as plain rows (the region's every offer may
+    qualify); the move itself checks everything again under the capacity's
+    lock.
     """
     allocation_round = rounds.get_round(session, round_id)
     pupil, period = pupil_in(session, allocation_round, pupil_id)
@@ -213,7 +216,8 @@ def move_options(session: Session, round_id: int, pupil_id: int, *, query: str =
     )
     left = OfferCapacity.places - func.coalesce(taken.c.taken, 0)
     statement = (
-        select(Offer, left, Preference.rank, SchoolDistance.km)
+        select(Offer.code, Offer.title, Employer.name, left, Preference.rank, SchoolDistance.km)
+        .join(Employer, Employer.id == Offer.employer_id)
         .join(OfferCapacity, (OfferCapacity.offer_id == Offer.id) & (OfferCapacity.period_id == period.id))
         .outerjoin(taken, taken.c.offer_id == Offer.id)
         .outerjoin(Preference, (Preference.offer_id == Offer.id) & (Preference.pupil_id == pupil_id))
@@ -226,17 +230,16 @@ def move_options(session: Session, round_id: int, pupil_id: int, *, query: str =
             left > 0,
             Offer.id != (here.offer_id if here is not None else 0),
         )
-        .options(selectinload(Offer.employer))
         .order_by(
             Preference.rank.is_(None), Preference.rank, SchoolDistance.km.is_(None), SchoolDistance.km, Offer.code
         )
     )
     words = query.casefold().split()
-    options = []
-    for offer, places_left, rank, km in session.execute(statement):
-        if words and not all(w in f"{offer.title}\n{offer.employer.name}\n{offer.code}".casefold() for w in words):
-            continue
-        options.append(MoveOption(offer, int(places_left), rank, km))
+    options = [
+        MoveOption(code, title, name, int(n), rank, km) for code, title, name, n, rank, km in session.execute(statement)
+    ]
+    if words:
+        options = [o for o in options if all(w in f"{o.title}\n{o.employer}\n{o.code}".casefold() for w in words)]
     return options
 
 
@@ -488,7 +491,7 @@ def preview_publication(
             session.execute(
                 select(User.role, func.count(OutboxMessage.id))
                 .join(User, User.id == OutboxMessage.user_id)
-                .where(OutboxMessage.dedup_key.like(f"round:{round_id}:published:user:%"))
+                .where(OutboxMessage.dedup_key.like(f"{_published_key(round_id)}%"))
                 .group_by(User.role)
             ).all()
         )
@@ -500,6 +503,11 @@ def preview_publication(
         school_staff=mailed.get(Role.SCHOOL_STAFF, 0),
         started=started,
     )
+
+
+def _published_key(round_id: int) -> str:
+    """The start of the outbox key of a round's publication mail; the recipient's id ends it."""
+    return f"round:{round_id}:published:user:"
 
 
 def _mail_published(session: Session, allocation_round: AllocationRound, base_url: str) -> None:
@@ -552,6 +560,6 @@ def _mail_published(session: Session, allocation_round: AllocationRound, base_ur
                 "deadline": mail.local_time(deadline) if deadline is not None else "",
                 "url": base_url.rstrip("/") + (EMPLOYER_PATH if role == "employer" else SCHOOL_PATH),
             },
-            dedup_key=f"round:{allocation_round.id}:published:user:{user.id}",
+            dedup_key=f"{_published_key(allocation_round.id)}{user.id}",
             user_id=user.id,
         )

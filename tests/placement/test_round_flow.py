@@ -326,10 +326,10 @@ def test_the_offers_to_move_a_pupil_to_are_eligible_with_free_places_their_own_c
     _solve(db_session, make_session, allocation_round.id)
     # The two original offers are full, the third needs age 16; the pupil's own fourth choice comes first.
     options = assignments.move_options(db_session, allocation_round.id, pupils[0].id)
-    assert [(o.offer.code, o.places_left, o.rank) for o in options[:2]] == [(chosen.code, 1, 4), (near.code, 2, None)]
-    assert not {o.offer.code for o in options} & {offers[0].code, offers[1].code, offers[2].code}
+    assert [(o.code, o.places_left, o.rank) for o in options[:2]] == [(chosen.code, 1, 4), (near.code, 2, None)]
+    assert not {o.code for o in options} & {offers[0].code, offers[1].code, offers[2].code}
     assert [
-        o.offer.code for o in assignments.move_options(db_session, allocation_round.id, pupils[0].id, query="ÄNGENS")
+        o.code for o in assignments.move_options(db_session, allocation_round.id, pupils[0].id, query="ÄNGENS")
     ] == [near.code]
     # An option can be taken as listed; then the one-place offer is full, and the place left behind is free.
     held = assignments.current(db_session, allocation_round.id, pupils[0].id)
@@ -342,6 +342,6 @@ def test_the_offers_to_move_a_pupil_to_are_eligible_with_free_places_their_own_c
         return now.offer_id if now is not None else None
 
     other = next(p for p in pupils[1:] if at(p) != left_id)
-    codes = {o.offer.code for o in assignments.move_options(db_session, allocation_round.id, other.id)}
+    codes = {o.code for o in assignments.move_options(db_session, allocation_round.id, other.id)}
     assert chosen.code not in codes
     assert left_code in codes
