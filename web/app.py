@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(config: Mapping[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
     """Build the app.  ``config`` overrides the environment; ``engine`` overrides the URL (tests)."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True, instance_path=os.environ.get("PRAKTIK_INSTANCE_PATH") or None)
     app.config.from_mapping(config_module.from_environment(app.instance_path))
     if config:
         app.config.from_mapping(config)

@@ -98,6 +98,11 @@ def init_db() -> None:
     app = _app()
     upgrade(app.extensions["praktik.engine"])
     click.echo(f"Database at {app.extensions['praktik.engine'].url.render_as_string()} is up to date.")
+    if app.config["QUEUE_URL"]:
+        from placement.runtime import queue
+
+        created = queue.ensure_schema(app.config["QUEUE_URL"])
+        click.echo("The job queue's tables were created." if created else "The job queue's tables are in place.")
 
 
 @main.command()
@@ -255,6 +260,26 @@ def scheduler(sweep_seconds: int) -> None:
     app = _app()
     logging.getLogger().setLevel(logging.INFO)
     scheduler_process.run(Settings.from_config(app.config), sweep_seconds=sweep_seconds)
+
+
+@main.command()
+@click.option(
+    "--solves",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="How many solves this worker runs at once (a 100,000-pupil round needs 2-3 GB of memory).",
+)
+def worker(solves: int) -> None:
+    """Run a worker of the job queue (PRAKTIK_QUEUE_URL): solves, incremental rounds and outgoing mail."""
+    from placement.runtime import queue
+    from placement.runtime.schedule import Settings
+
+    app = _app()
+    if not app.config["QUEUE_URL"]:
+        _fail(["PRAKTIK_QUEUE_URL is not set: without a job queue each run starts its own worker on the web host"])
+    logging.getLogger().setLevel(logging.INFO)
+    queue.run_worker(Settings.from_config(app.config), solves=solves)
 
 
 @main.command()

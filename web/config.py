@@ -62,6 +62,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         ),
         "SECRET_KEY": from_env or instance_secret_key(instance_path),
         "SECRET_KEY_FROM_ENV": bool(from_env),
+        #: The job queue's PostgreSQL database; unset, the web host starts its own solve workers.
+        "QUEUE_URL": os.environ.get("PRAKTIK_QUEUE_URL") or None,
         "SESSION_HOURS": float(os.environ.get("PRAKTIK_SESSION_HOURS", "12")),
         "PUPIL_SESSION_HOURS": float(os.environ.get("PRAKTIK_PUPIL_SESSION_HOURS", "8")),
         "SESSION_COOKIE_SECURE": _env_bool("PRAKTIK_SECURE_COOKIES", False),

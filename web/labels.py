@@ -85,6 +85,21 @@ SCHEDULER_JOBS = {
     "purge": _l("Gallrar personuppgifter efter lagringstiden (varje natt 03.30)"),
 }
 
+#: The job queue's tasks (placement.runtime.queue) and its jobs' states (Procrastinate's).
+QUEUE_TASKS = {
+    "praktik.solve_round": _l("Fördelning av en omgång"),
+    "praktik.send_outbox": _l("Skickar e-post från utkorgen"),
+}
+QUEUE_STATES = {
+    "todo": _l("väntar"),
+    "doing": _l("pågår"),
+    "succeeded": _l("klar"),
+    "failed": _l("misslyckades"),
+    "cancelled": _l("avbruten"),
+    "aborting": _l("avbryts"),
+    "aborted": _l("avbruten"),
+}
+
 GENDERS = {Gender.FEMALE: _l("flickor"), Gender.MALE: _l("pojkar"), Gender.OTHER: _l("annat"), "unknown": _l("okänt")}
 
 NEED_TERCILES = {
@@ -357,3 +372,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(lambda s: Markup.escape(str(MAIL_STATES.get(MailState(s), s))), "mail_state")
     app.add_template_filter(lambda s: Markup.escape(str(JOB_RUN_STATES.get(JobRunState(s), s))), "job_run_state")
     app.add_template_filter(lambda s: Markup.escape(str(SCHEDULER_JOBS.get(s, s))), "scheduler_job")
+    app.add_template_filter(lambda s: Markup.escape(str(QUEUE_TASKS.get(s, s))), "queue_task")
+    app.add_template_filter(lambda s: Markup.escape(str(QUEUE_STATES.get(s, s))), "queue_state")

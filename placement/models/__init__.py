@@ -3,7 +3,7 @@
 from placement.models.audit import AuditEvent, GeocodeCache
 from placement.models.distances import SchoolDistance
 from placement.models.employers import Employer, Offer, OfferCapacity, Workplace, offer_school
-from placement.models.operations import JobRun, OutboxMessage, PurgeRecord, RoundStatistics
+from placement.models.operations import JobRun, OutboxMessage, PurgeRecord, RoundStatistics, StagedUpload
 from placement.models.organisation import Municipality, Period, Region, School, SchoolClass
 from placement.models.people import EmployerMembership, Invitation, LoginFailure, Pupil, SchoolMembership, User
 from placement.models.rounds import (
@@ -49,6 +49,7 @@ __all__ = [
     "SchoolDistance",
     "SchoolMembership",
     "SolveJob",
+    "StagedUpload",
     "User",
     "Workplace",
     "offer_school",

@@ -113,3 +113,23 @@ class PurgeRecord(Base):
     actor: Mapped[str] = mapped_column(String(120))
     #: Rows removed per kind: {"pupil": 412, "preference": 2980, ...}.
     counts: Mapped[dict[str, Any]]
+
+
+class StagedUpload(Base):
+    """A file waiting between an import's preview and its confirmation (:mod:`placement.uploads`).
+
+    In the database, so that the confirmation may reach another web host than
+    the preview did.  Only a hash of the token is kept; the token itself
+    travels to the uploader's browser alone.
+    """
+
+    __tablename__ = "staged_upload"
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    #: The school (cohort import) or municipality scope (school register) the file was uploaded for.
+    scope_id: Mapped[int]
+    filename: Mapped[str] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[created_at] = mapped_column(index=True)

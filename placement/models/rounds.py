@@ -214,6 +214,10 @@ class SolveJob(Base):
 
     The worker writes ``heartbeat_at`` every few seconds; a running job whose
     heartbeat stops is found dead and failed by :func:`placement.rounds.jobs.reap`.
+    With a job queue (:mod:`placement.runtime.queue`), ``queue_job_id`` is the
+    queue's job and ``attempt`` the attempt that holds the job: a retry on
+    another worker takes a higher attempt, and only the attempt that holds the
+    job may store its result.
     """
 
     __tablename__ = "solve_job"
@@ -237,6 +241,8 @@ class SolveJob(Base):
     pid: Mapped[int | None]
     host: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[dt.datetime | None]
+    attempt: Mapped[int] = mapped_column(default=0, server_default="0")
+    queue_job_id: Mapped[int | None]
     created_at: Mapped[created_at]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     started_at: Mapped[dt.datetime | None]

@@ -10,6 +10,13 @@ itself: :func:`reap` finds running jobs whose heartbeat stopped (or whose
 process is gone) and fails them, and the round with them, so the coordinator
 sees what happened and can start again.  Reaping happens whenever a round's
 jobs are read, so a page reload is enough.
+
+On a job queue (:mod:`placement.runtime.queue`) the queue starts the work
+instead of a process of the web host, and a job whose worker died is the
+queue's to retry on another worker: each attempt claims the job with a higher
+``attempt``, every write of a running job names its attempt, and the
+transaction that stores the result succeeds the job only where the attempt
+still holds it, so a result is stored once whatever retries happen.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +50,8 @@ logger = logging.getLogger(__name__)
 STALE_AFTER_S = 20.0
 #: A queued job no worker claimed within this time is considered lost.
 UNCLAIMED_AFTER_S = 120.0
+#: A queued job whose worker stopped is the queue's to retry; after this long without a heartbeat nobody did.
+QUEUE_RECOVERY_S = 300.0
 #: The reference methods summarised beside the two mechanisms on the review page.
 #: ``mcf`` (plain rank-squared min-cost flow) is one min-cost flow: cheap next to the optimisation.
 REFERENCES = ("mcf", "da", "fcfs")
@@ -115,13 +124,20 @@ def reap(session: Session, round_id: int | None = None, *, now: dt.datetime | No
 
 
 def _death(job: SolveJob, now: dt.datetime) -> str | None:
+    beat = job.heartbeat_at or job.started_at or job.created_at
+    if job.queue_job_id is not None:  # on the job queue: waiting is normal, a dead worker is retried
+        if job.state is JobState.RUNNING and (now - beat).total_seconds() > STALE_AFTER_S + QUEUE_RECOVERY_S:
+            return (
+                f"the worker stopped answering during: {job.progress or 'start'}, "
+                f"and no other worker took the job over within {QUEUE_RECOVERY_S:.0f} s"
+            )
+        return None
     if job.state is JobState.QUEUED:
         if (now - job.created_at).total_seconds() > UNCLAIMED_AFTER_S:
             return f"no worker started the solve within {UNCLAIMED_AFTER_S:.0f} s"
         return None
     if job.pid is not None and job.host == socket.gethostname() and not hosts.process_alive(job.pid):
         return f"the worker process (pid {job.pid}) stopped during: {job.progress or 'start'}"
-    beat = job.heartbeat_at or job.started_at or job.created_at
     if (now - beat).total_seconds() > STALE_AFTER_S:
         return (
             f"the worker stopped answering (no heartbeat for {STALE_AFTER_S:.0f} s) during: {job.progress or 'start'}"
@@ -135,18 +151,16 @@ def _actor(session: Session, job: SolveJob) -> audit.Actor:
     return audit.Actor(label=f"user:{job.created_by_id}", user_id=job.created_by_id)
 
 
-def _progress(make_session: sessionmaker[Session], job_id: int, text: str) -> None:
+def _progress(make_session: sessionmaker[Session], claimed: Claimed, text: str) -> None:
     with make_session() as session, session.begin():
-        session.execute(update(SolveJob).where(SolveJob.id == job_id).values(progress=text, heartbeat_at=utcnow()))
+        session.execute(
+            update(SolveJob)
+            .where(SolveJob.id == claimed.job_id, SolveJob.attempt == claimed.attempt)
+            .values(progress=text, heartbeat_at=utcnow())
+        )
 
 
-def _run_initial(
-    make_session: sessionmaker[Session],
-    job_id: int,
-    round_id: int,
-    actor: audit.Actor,
-    solve: Callable[..., dict[str, Any]],
-) -> None:
+def _run_initial(make_session: sessionmaker[Session], claimed: Claimed, solve: Callable[..., dict[str, Any]]) -> None:
     """Solve the round's mechanism and, in the same child process and network, every method it is compared with.
 
     The comparison (the review page's trade-off table) holds every method
@@ -154,8 +168,10 @@ def _run_initial(
     the page only reads it.  A comparison whose solve fails is stored as
     ``{"method": ..., "error": ...}``: the proposal stands.
     """
+    job_id, round_id, actor = claimed.job_id, claimed.round_id, claimed.actor
     with make_session() as session, session.begin():
-        build = solving.begin_solve(session, round_id, actor=actor)
+        # A retry finds the round still solving where the attempt before it stopped.
+        build = solving.begin_solve(session, round_id, actor=actor, resume=claimed.attempt > 1)
     mechanism = rounds.mechanism_of(build.instance["policy"])
     students = len(build.instance["students"])
     others = [m for m in (*rounds.MECHANISMS, *REFERENCES) if m != mechanism]
@@ -171,9 +187,9 @@ def _run_initial(
         if result_doc is None or method not in summaries:
             logger.warning("Solve job %s: the comparison with %s failed: %s", job_id, method, error)
             summaries[method] = {"method": method, "error": str(error)[:500]}
-        _progress(make_session, job_id, f"compared with {len(summaries)} of {len(others)} other methods")
+        _progress(make_session, claimed, f"compared with {len(summaries)} of {len(others)} other methods")
 
-    _progress(make_session, job_id, f"solving ({students} pupils, {mechanism}, then {len(others)} comparisons)")
+    _progress(make_session, claimed, f"solving ({students} pupils, {mechanism}, then {len(others)} comparisons)")
     result_doc = solve(build.instance, method=mechanism, compare=others, on_compared=compared)
     if result_doc.get("method") != mechanism:
         raise solve_process.SolveFailed(
@@ -181,12 +197,12 @@ def _run_initial(
         )
     comparison = {mechanism: _summary(instance, mechanism, result_doc)}
     comparison.update({m: summaries.get(m, {"method": m, "error": "not solved"}) for m in others})
-    _progress(make_session, job_id, "storing the proposal")
+    _progress(make_session, claimed, "storing the proposal")
     with make_session() as session, session.begin():
         solving.finish_solve(
             session, round_id, build.instance, result_doc, actor=actor, comparison=comparison, job_id=job_id
         )
-        _succeed(session, job_id)
+        _succeed(session, claimed)
 
 
 def _summary(instance: solver.Instance, method: str, result_doc: dict[str, Any]) -> dict[str, Any]:
@@ -205,40 +221,49 @@ def _summary(instance: solver.Instance, method: str, result_doc: dict[str, Any])
 
 
 def _run_incremental(
-    make_session: sessionmaker[Session],
-    job_id: int,
-    round_id: int,
-    actor: audit.Actor,
-    solve: Callable[..., dict[str, Any]],
+    make_session: sessionmaker[Session], claimed: Claimed, solve: Callable[..., dict[str, Any]]
 ) -> None:
+    job_id, round_id, actor = claimed.job_id, claimed.round_id, claimed.actor
     with make_session() as session, session.begin():
         build, previous = solving.begin_changes(session, round_id, actor=actor)
-    _progress(make_session, job_id, f"solving the changes ({len(build.instance['students'])} pupils)")
+    _progress(make_session, claimed, f"solving the changes ({len(build.instance['students'])} pupils)")
     result_doc = solve(build.instance, method="optimal", previous=previous)
-    _progress(make_session, job_id, "storing the proposed changes")
+    _progress(make_session, claimed, "storing the proposed changes")
     with make_session() as session, session.begin():
         solving.finish_changes(session, round_id, build.instance, result_doc, actor=actor, job_id=job_id)
-        _succeed(session, job_id)
+        _succeed(session, claimed)
 
 
-def _succeed(session: Session, job_id: int) -> None:
-    session.execute(
+class Superseded(Exception):
+    """The attempt no longer holds its job (a later attempt took it over): it must store nothing."""
+
+
+def _succeed(session: Session, claimed: Claimed) -> None:
+    """End the job ``succeeded`` in the transaction that stores its result, or undo that transaction."""
+    moved = session.execute(
         update(SolveJob)
-        .where(SolveJob.id == job_id, SolveJob.state == JobState.RUNNING)
+        .where(SolveJob.id == claimed.job_id, SolveJob.state == JobState.RUNNING, SolveJob.attempt == claimed.attempt)
         .values(state=JobState.SUCCEEDED, progress="done", finished_at=utcnow())
-    )
+    ).rowcount  # type: ignore[attr-defined]
+    if moved != 1:
+        raise Superseded(f"solve job {claimed.job_id}: attempt {claimed.attempt} no longer holds the job")
 
 
-def _fail(
-    make_session: sessionmaker[Session], job_id: int, round_id: int, kind: JobKind, error: str, *, actor: audit.Actor
-) -> None:
+def _fail(make_session: sessionmaker[Session], claimed: Claimed, error: str) -> None:
+    round_id, actor = claimed.round_id, claimed.actor
     with make_session() as session, session.begin():
-        session.execute(
+        moved = session.execute(
             update(SolveJob)
-            .where(SolveJob.id == job_id, SolveJob.state == JobState.RUNNING)
+            .where(
+                SolveJob.id == claimed.job_id,
+                SolveJob.state == JobState.RUNNING,
+                SolveJob.attempt == claimed.attempt,
+            )
             .values(state=JobState.FAILED, error=error[:2000], finished_at=utcnow())
-        )
-        if kind is JobKind.INITIAL:
+        ).rowcount  # type: ignore[attr-defined]
+        if moved != 1:  # a later attempt holds the job: its end is the job's end
+            return
+        if claimed.kind is JobKind.INITIAL:
             solving.fail_solve(session, round_id, error, actor=actor)
         else:
             audit.record(
@@ -291,16 +316,27 @@ class Claimed:
     round_id: int
     kind: JobKind
     actor: audit.Actor
+    #: The attempt that holds the job: 1 for the first, higher for a retry of the queue.
+    attempt: int = 1
 
 
-def claim(make_session: sessionmaker[Session], job_id: int) -> Claimed | JobState:
-    """Claim a queued job for this process (one conditional UPDATE), or the state of a job that is not queued."""
+def claim(make_session: sessionmaker[Session], job_id: int, *, attempt: int = 1) -> Claimed | JobState:
+    """Claim a job for this process (one conditional UPDATE), or the state of a job that cannot be claimed.
+
+    The first attempt claims a queued job; a retry of the queue (``attempt``
+    above 1) also takes over a job that an earlier attempt left running.
+    """
     with make_session() as session, session.begin():
         now = utcnow()
+        claimable = SolveJob.state == JobState.QUEUED
+        if attempt > 1:
+            claimable = or_(claimable, and_(SolveJob.state == JobState.RUNNING, SolveJob.attempt < attempt))
         claimed = session.execute(
             update(SolveJob)
-            .where(SolveJob.id == job_id, SolveJob.state == JobState.QUEUED)
+            .where(SolveJob.id == job_id, claimable)
             .values(
+                attempt=attempt,
+                error=None,
                 state=JobState.RUNNING,
                 pid=os.getpid(),
                 host=socket.gethostname(),
@@ -311,9 +347,9 @@ def claim(make_session: sessionmaker[Session], job_id: int) -> Claimed | JobStat
         ).rowcount  # type: ignore[attr-defined]
         job = session.get(SolveJob, job_id)
         if job is None or claimed != 1:
-            logger.warning("Solve job %s is not queued; nothing to do", job_id)
+            logger.warning("Solve job %s cannot be claimed by attempt %s; nothing to do", job_id, attempt)
             return job.state if job is not None else JobState.FAILED
-        return Claimed(job_id, job.round_id, job.kind, _actor(session, job))
+        return Claimed(job_id, job.round_id, job.kind, _actor(session, job), attempt)
 
 
 def execute(
@@ -323,17 +359,19 @@ def execute(
     solve: Callable[..., dict[str, Any]] = solve_process.solve_out_of_process,
 ) -> JobState:
     """Run a claimed job to its end: solve, store, and end the job ``succeeded`` or ``failed``."""
-    job_id, round_id, kind, actor = claimed.job_id, claimed.round_id, claimed.kind, claimed.actor
     try:
-        if kind is JobKind.INITIAL:
-            _run_initial(make_session, job_id, round_id, actor, solve)
+        if claimed.kind is JobKind.INITIAL:
+            _run_initial(make_session, claimed, solve)
         else:
-            _run_incremental(make_session, job_id, round_id, actor, solve)
+            _run_incremental(make_session, claimed, solve)
+    except Superseded:
+        logger.warning("Solve job %s: attempt %s was taken over; stored nothing", claimed.job_id, claimed.attempt)
+        raise
     except (PlacementError, solver.InstanceError, solver.ResultError) as exc:
-        _fail(make_session, job_id, round_id, kind, str(exc), actor=actor)
+        _fail(make_session, claimed, str(exc))
         return JobState.FAILED
     except Exception as exc:
-        logger.exception("Solve job %s failed", job_id)
-        _fail(make_session, job_id, round_id, kind, f"internal error: {type(exc).__name__}: {exc}", actor=actor)
+        logger.exception("Solve job %s failed", claimed.job_id)
+        _fail(make_session, claimed, f"internal error: {type(exc).__name__}: {exc}")
         return JobState.FAILED
     return JobState.SUCCEEDED

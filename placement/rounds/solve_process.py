@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +34,18 @@ class SolveFailed(PlacementError):
     """The solver crashed, was killed, overran its time, or returned something invalid."""
 
 
+def _end_with_parent() -> None:  # pragma: no cover  (runs in the child process)
+    """End this process when the worker that started it dies (a killed worker leaves no solve running)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="praktik-parent-watch", daemon=True).start()
+
+
 def _child(  # pragma: no cover  (runs in the child process; exercised by tests/placement/test_solving.py)
     conn: multiprocessing.connection.Connection,
     instance_doc: dict[str, Any],
@@ -38,6 +53,7 @@ def _child(  # pragma: no cover  (runs in the child process; exercised by tests/
     previous: dict[str, Any] | None,
 ) -> None:
     """Send ``("ok", method, result)`` or ``("error", method, why)`` per method, the proposal first."""
+    _end_with_parent()
     try:
         instance = solver.load_instance(instance_doc)
         if previous is not None:

@@ -37,10 +37,12 @@ logger = logging.getLogger(__name__)
 STARTABLE = (RoundStatus.DRAFT, RoundStatus.PROPOSED, RoundStatus.FAILED)
 
 
-def begin_solve(session: Session, round_id: int, *, actor: audit.Actor) -> bridge.InstanceBuild:
+def begin_solve(session: Session, round_id: int, *, actor: audit.Actor, resume: bool = False) -> bridge.InstanceBuild:
+    """Move the round to ``solving`` and build its instance; ``resume`` also takes a round left solving (a retry)."""
+    startable = (*STARTABLE, RoundStatus.SOLVING) if resume else STARTABLE
     moved = session.execute(
         update(AllocationRound)
-        .where(AllocationRound.id == round_id, AllocationRound.status.in_(STARTABLE))
+        .where(AllocationRound.id == round_id, AllocationRound.status.in_(startable))
         .values(status=RoundStatus.SOLVING, error=None)
     ).rowcount  # type: ignore[attr-defined]
     allocation_round = rounds.get_round(session, round_id)

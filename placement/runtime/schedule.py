@@ -78,6 +78,8 @@ class Settings:
     retention_months: int = 12
     employer_reminder_days: int = 3
     school_reminder_days: int = 3
+    #: The job queue's PostgreSQL database (``PRAKTIK_QUEUE_URL``); None runs solves and mail in this process.
+    queue_url: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -89,6 +91,7 @@ class Settings:
             retention_months=int(config.get("RETENTION_MONTHS", 12)),
             employer_reminder_days=int(config.get("EMPLOYER_REMINDER_DAYS", 3)),
             school_reminder_days=int(config.get("SCHOOL_REMINDER_DAYS", 3)),
+            queue_url=config.get("QUEUE_URL") or None,
         )
 
     @property

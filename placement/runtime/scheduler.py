@@ -58,6 +58,7 @@ from placement.db import make_engine, utcnow, violated_constraint
 from placement.enums import JobRunState
 from placement.mail import outbox as mail
 from placement.models import JobRun, SolveJob
+from placement.runtime import queue as job_queue
 from placement.runtime import schedule, worker
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ def job_specs(sweep_seconds: int = 60) -> list[JobSpec]:
 class Context:
     settings: schedule.Settings
     make_session: sessionmaker[Session]
+    #: The job queue solves and mail go to; None runs them in this process.
+    queue: job_queue.Queue | None = None
 
 
 #: The context of this process's scheduler (jobs are plain functions APScheduler finds by name).
@@ -145,6 +148,12 @@ def _sweep(*sweeps: Callable[..., schedule.SweepResult]) -> str:
             result = sweep(session, ctx.settings)
         lines.extend(result.lines)
         for job_id in result.solve_jobs:
+            if ctx.queue is not None:  # a worker runs it, and reports an automatic run when it ends
+                job_queue.dispatch_solve(
+                    ctx.queue, ctx.make_session, job_id, report_auto_run=sweep is schedule.close_windows
+                )
+                lines.append(f"solve job {job_id} handed to the job queue")
+                continue
             state = worker.run_job(ctx.make_session, job_id)
             lines.append(f"solve job {job_id} {state.value}")
             if sweep is schedule.close_windows:
@@ -176,6 +185,9 @@ def purge_job() -> str:
 
 def mail_job() -> str:
     ctx = context()
+    if ctx.queue is not None:
+        queued = ctx.queue.mail()
+        return "a send of the outbox is already waiting" if queued is None else f"outbox handed to queue job {queued}"
     return str(mail.deliver_due(ctx.make_session, ctx.settings.smtp))
 
 
@@ -276,7 +288,8 @@ def build(
             ref_to_obj(spec.func)
         except (LookupError, ValueError) as exc:
             raise UnknownJobFunction(f"job {spec.id}: function {spec.func} cannot be imported: {exc}") from exc
-    _current["context"] = Context(settings=settings, make_session=make_session)
+    queue = job_queue.Queue(settings.queue_url) if settings.queue_url else None
+    _current["context"] = Context(settings=settings, make_session=make_session, queue=queue)
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
         executors={"default": ClaimingExecutor(make_session)},
@@ -328,6 +341,9 @@ def run(settings: schedule.Settings, *, sweep_seconds: int = 60, stop: threading
     finally:
         logger.info("Scheduler stopping")
         scheduler.shutdown(wait=True)
+        queue = context().queue
+        if queue is not None:
+            queue.close()
         engine.dispose()
 
 

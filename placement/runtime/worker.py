@@ -63,10 +63,11 @@ def launch(job_id: int, database_url: str, *, log_path: Path | None = None) -> s
 class Heartbeat(threading.Thread):
     """Writes ``heartbeat_at`` of a running job every ``every_s`` seconds until stopped."""
 
-    def __init__(self, make_session: sessionmaker[Session], job_id: int, every_s: float) -> None:
+    def __init__(self, make_session: sessionmaker[Session], job_id: int, every_s: float, attempt: int = 1) -> None:
         super().__init__(name=f"praktik-heartbeat-{job_id}", daemon=True)
         self.make_session = make_session
         self.job_id = job_id
+        self.attempt = attempt
         self.every_s = every_s
         self.stopped = threading.Event()
 
@@ -76,7 +77,11 @@ class Heartbeat(threading.Thread):
                 with self.make_session() as session, session.begin():
                     session.execute(
                         update(SolveJob)
-                        .where(SolveJob.id == self.job_id, SolveJob.state == JobState.RUNNING)
+                        .where(
+                            SolveJob.id == self.job_id,
+                            SolveJob.state == JobState.RUNNING,
+                            SolveJob.attempt == self.attempt,
+                        )
                         .values(heartbeat_at=utcnow())
                     )
             except Exception:  # pragma: no cover  (a database hiccup; the next beat tries again)
@@ -89,6 +94,7 @@ def run_job(
     *,
     solve: Callable[..., dict[str, Any]] = solve_process.solve_out_of_process,
     heartbeat_s: float | None = HEARTBEAT_S,
+    attempt: int = 1,
 ) -> JobState:
     """Run a queued job to its end in this process (the worker's body).  Returns the final state.
 
@@ -96,12 +102,13 @@ def run_job(
     ``heartbeat_s`` seconds from a second thread while it runs
     (:func:`jobs.execute`), and the heartbeat stops with it.  ``heartbeat_s``
     None writes no heartbeat from a second thread (for callers whose sessions
-    share one connection); progress updates still beat.
+    share one connection); progress updates still beat.  ``attempt`` above 1
+    is a retry of the job queue (:func:`jobs.claim`).
     """
-    claimed = jobs.claim(make_session, job_id)
+    claimed = jobs.claim(make_session, job_id, attempt=attempt)
     if isinstance(claimed, JobState):
         return claimed
-    heartbeat = Heartbeat(make_session, job_id, heartbeat_s or HEARTBEAT_S)
+    heartbeat = Heartbeat(make_session, job_id, heartbeat_s or HEARTBEAT_S, claimed.attempt)
     if heartbeat_s is not None:
         heartbeat.start()
     try:

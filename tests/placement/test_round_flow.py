@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from typing import Any
 
 import pytest
@@ -110,6 +111,65 @@ def test_a_job_whose_worker_stopped_beating_is_reaped(db_session: Session) -> No
     assert job.state is JobState.FAILED
     assert "no heartbeat" in (job.error or "")
     assert allocation_round.status is RoundStatus.FAILED
+
+
+def test_an_attempt_that_was_taken_over_stores_nothing_and_the_retry_stores_once(
+    db_session: Session, make_session: sessionmaker[Session]
+) -> None:
+    """The job queue retried a job whose worker seemed dead; the first worker comes back too late."""
+    allocation_round, pupils, _ = f.small_round(db_session)
+    job = jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
+    first = jobs.claim(make_session, job.id)
+    assert isinstance(first, jobs.Claimed)
+    assert first.attempt == 1
+    retry = jobs.claim(make_session, job.id, attempt=2)  # takes the running job over
+    assert isinstance(retry, jobs.Claimed)
+    assert jobs.claim(make_session, job.id, attempt=2) is JobState.RUNNING  # the same attempt twice: no
+    with pytest.raises(jobs.Superseded):
+        jobs.execute(make_session, first)
+    db_session.expire_all()
+    assert _rows(db_session, allocation_round.id) == {}  # the late first attempt wrote nothing
+    assert allocation_round.status is RoundStatus.SOLVING  # and did not end the round the retry holds
+
+    assert jobs.execute(make_session, retry) is JobState.SUCCEEDED
+    db_session.expire_all()
+    assert len(_rows(db_session, allocation_round.id)) == len(pupils)
+    assert allocation_round.status is RoundStatus.PROPOSED
+    finished = select(func.count(m.AuditEvent.id)).where(
+        m.AuditEvent.action == "round.solve.finish", m.AuditEvent.entity_id == allocation_round.id
+    )
+    assert db_session.scalar(finished) == 1
+    # A retry after the result was committed (the acknowledgement was lost) finds the job done.
+    assert jobs.claim(make_session, job.id, attempt=3) is JobState.SUCCEEDED
+
+
+def test_a_job_on_the_queue_waits_for_a_worker_and_is_failed_only_when_nobody_took_it_over(
+    db_session: Session,
+) -> None:
+    allocation_round, _, _ = f.small_round(db_session)
+    job = jobs.enqueue(db_session, allocation_round.id, actor=COORDINATOR)
+    job.queue_job_id = 41
+    job.created_at = utcnow() - dt.timedelta(hours=2)  # every worker busy, or none running yet
+    db_session.flush()
+    assert jobs.reap(db_session) == []
+    silent = utcnow() - dt.timedelta(seconds=jobs.STALE_AFTER_S + 60)
+    job.state, job.pid, job.host, job.started_at, job.heartbeat_at = (
+        JobState.RUNNING,
+        2**22 + 1,  # a process of this host that is gone: on the queue, the queue's retry decides, not this host
+        socket.gethostname(),
+        silent,
+        silent,
+    )
+    allocation_round.status = RoundStatus.SOLVING
+    db_session.flush()
+    assert jobs.reap(db_session) == []
+    gone = utcnow() - dt.timedelta(seconds=jobs.STALE_AFTER_S + jobs.QUEUE_RECOVERY_S + 1)
+    job.heartbeat_at = gone
+    db_session.flush()
+    assert jobs.reap(db_session) == [job.id]
+    db_session.refresh(allocation_round)
+    assert allocation_round.status is RoundStatus.FAILED
+    assert "no other worker took the job over" in (allocation_round.error or "")
 
 
 def test_review_figures_come_from_the_stored_placements(

@@ -95,7 +95,6 @@ def test_a_municipality_starts_from_an_empty_database(
             "SECRET_KEY": SECRET,
             "TESTING": False,
             "MAP_TILES_URL": "",
-            "SCHOOL_UPLOAD_FOLDER": str(tmp_path / "uploads"),
         }
     )
     mail = outbox.SmtpSettings(

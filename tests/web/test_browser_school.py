@@ -72,7 +72,6 @@ def test_a_school_in_the_browser(live_database_url: str, demo_engine: Engine, tm
             "DATABASE_URL": live_database_url,
             "SECRET_KEY": "browser-test",
             "TESTING": False,
-            "SCHOOL_UPLOAD_FOLDER": str(tmp_path / "uploads"),
         }
     )
     with make_session() as session:

@@ -10,7 +10,6 @@ import io
 import re
 from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -47,11 +46,9 @@ def _track_session(db_session: Session) -> Iterator[None]:
     _SESSIONS.pop()
 
 
-@pytest.fixture(autouse=True)
-def upload_folder(app: Flask, tmp_path: Path) -> Path:
-    folder = tmp_path / "uploads"
-    app.config["SCHOOL_UPLOAD_FOLDER"] = str(folder)
-    return folder
+def _staged(session: Session) -> int:
+    """How many uploads wait for their confirmation."""
+    return session.scalar(select(func.count(m.StagedUpload.id))) or 0
 
 
 @pytest.fixture
@@ -467,9 +464,7 @@ def test_new_school_without_municipalities_says_to_add_one(client: FlaskClient, 
 # --- the school register upload -----------------------------------------------------------------------------------
 
 
-def test_the_upload_previews_then_confirms_every_row(
-    client: FlaskClient, db_session: Session, upload_folder: Path
-) -> None:
+def test_the_upload_previews_then_confirms_every_row(client: FlaskClient, db_session: Session) -> None:
     user = _login(client, db_session)
     before = _count(db_session, m.School)
     page = client.get("/coordinator/schools/import").get_data(as_text=True)
@@ -482,7 +477,7 @@ def test_the_upload_previews_then_confirms_every_row(
     assert "Skolform" in html  # reported as not used
     _refresh()
     assert _count(db_session, m.School) == before  # the preview saved nothing
-    assert len(list(upload_folder.glob("*.bin"))) == 1
+    assert _staged(db_session) == 1
 
     html = _confirm(client, _token(html))
     assert "3 nya skolor, 0 ändrade, 0 oförändrade, 2 nya kommuner." in html
@@ -494,14 +489,12 @@ def test_the_upload_previews_then_confirms_every_row(
         "Kvarnbygatan 1, 431 30 Mölndal",
     )
     assert school.geo_status is GeoStatus.PENDING
-    assert list(upload_folder.glob("*")) == []  # the waiting file is gone
+    assert _staged(db_session) == 0  # the waiting file is gone
     event = db_session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "import.schools")).one()
     assert event.actor_id == user.id
 
 
-def test_a_bad_file_lists_every_problem_and_saves_nothing(
-    client: FlaskClient, db_session: Session, upload_folder: Path
-) -> None:
+def test_a_bad_file_lists_every_problem_and_saves_nothing(client: FlaskClient, db_session: Session) -> None:
     _login(client, db_session)
     before = _count(db_session, m.School), _count(db_session, m.Municipality)
     bad = [*REGISTER, ["12 34", "Trasig skola", "1480", "Göteborg", "Grundskola", "Gatan 1", "4111", "Göteborg"]]
@@ -514,7 +507,7 @@ def test_a_bad_file_lists_every_problem_and_saves_nothing(
     assert 'id="import-problems"' in html
     _refresh()
     assert (_count(db_session, m.School), _count(db_session, m.Municipality)) == before
-    assert not upload_folder.exists() or list(upload_folder.glob("*")) == []
+    assert _staged(db_session) == 0
 
     wrong_type = client.post(
         "/coordinator/schools/import",

@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -59,11 +58,9 @@ def _track_session(db_session: Session) -> Iterator[None]:
     _SESSIONS.pop()
 
 
-@pytest.fixture(autouse=True)
-def upload_folder(app: Flask, tmp_path: Path) -> Path:
-    folder = tmp_path / "uploads"
-    app.config["SCHOOL_UPLOAD_FOLDER"] = str(folder)
-    return folder
+def _staged(session: Session) -> int:
+    """How many uploads wait for their confirmation."""
+    return session.scalar(select(func.count(m.StagedUpload.id))) or 0
 
 
 def _world(session: Session) -> World:
@@ -294,9 +291,7 @@ def test_the_class_period_is_set_from_the_class_page(client: FlaskClient, db_ses
 # --- cohort import --------------------------------------------------------------------------------------------------
 
 
-def test_the_preview_lists_every_problem_and_saves_nothing(
-    client: FlaskClient, db_session: Session, upload_folder: Path
-) -> None:
+def test_the_preview_lists_every_problem_and_saves_nothing(client: FlaskClient, db_session: Session) -> None:
     world = _world(db_session)
     _login(client, db_session, world)
     before = _pupil_count(db_session, world.school)
@@ -309,12 +304,10 @@ def test_the_preview_lists_every_problem_and_saves_nothing(
     assert 'id="confirm-form"' not in html
     _refresh()
     assert _pupil_count(db_session, world.school) == before
-    assert not upload_folder.exists() or list(upload_folder.glob("*")) == []  # nothing waits for confirmation
+    assert _staged(db_session) == 0  # nothing waits for confirmation
 
 
-def test_a_preview_then_confirm_imports_every_row(
-    client: FlaskClient, db_session: Session, upload_folder: Path
-) -> None:
+def test_a_preview_then_confirm_imports_every_row(client: FlaskClient, db_session: Session) -> None:
     world = _world(db_session)
     _login(client, db_session, world)
     before = _pupil_count(db_session, world.school)
@@ -327,7 +320,7 @@ def test_a_preview_then_confirm_imports_every_row(
     assert _pupil_count(db_session, world.school) == before  # the preview saved nothing
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', html)
     assert token is not None
-    assert len(list(upload_folder.glob("*.bin"))) == 1
+    assert _staged(db_session) == 1
     replaced = client.post(
         "/school/import/confirm", data={"csrf_token": csrf_token(client, "/school/import"), "token": first.group(1)}
     )
@@ -342,7 +335,7 @@ def test_a_preview_then_confirm_imports_every_row(
     assert "2 nya elever" in response.get_data(as_text=True)
     _refresh()
     assert _pupil_count(db_session, world.school) == before + 2
-    assert list(upload_folder.glob("*")) == []  # the waiting file is gone
+    assert _staged(db_session) == 0  # the waiting file is gone
     event = db_session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "import.cohort")).one()
     assert world.staff is not None
     assert event.actor_id == world.staff.id
@@ -411,13 +404,14 @@ def test_a_file_of_the_wrong_type_is_refused_by_the_form(client: FlaskClient, db
     assert "CSV eller XLSX" in response.get_data(as_text=True)
 
 
-def test_the_upload_store_keeps_files_private_and_short_lived(tmp_path: Path, db_session: Session) -> None:
+def test_the_upload_store_keeps_files_private_and_short_lived(db_session: Session) -> None:
     owner, stranger = f.user(db_session, Role.SCHOOL_STAFF), f.user(db_session, Role.SCHOOL_STAFF)
-    store = UploadStore(tmp_path / "up")
+    store = UploadStore(db_session)
     token = store.put(owner, 7, "../../elever.csv", b"data")
     staged = store.get(owner, token)
     assert (staged.school_id, staged.filename, staged.data) == (7, "elever.csv", b"data")
-    assert (tmp_path / "up" / f"{token}.bin").stat().st_mode & 0o777 == 0o600
+    stored = db_session.scalars(select(m.StagedUpload)).one()
+    assert token not in stored.token_hash  # only a hash of the token is kept
     with pytest.raises(NotFound):
         store.get(stranger, token)
     with pytest.raises(NotFound):

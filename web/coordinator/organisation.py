@@ -16,7 +16,6 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -357,12 +356,6 @@ def school_page(school_id: int) -> ResponseReturnValue:
 # --- the school register upload -----------------------------------------------------------------------------------
 
 
-def _store() -> uploads.UploadStore:
-    """The store of the school staff's cohort uploads: the same folder, the same tokens."""
-    folder = current_app.config.get("SCHOOL_UPLOAD_FOLDER") or Path(current_app.instance_path) / "cohort-uploads"
-    return uploads.UploadStore(Path(folder))
-
-
 def _scope_key() -> int:
     """What an upload is staged for, kept in the store's ``school_id`` slot: the municipality, or 0 for the region."""
     return scope.municipality_of(_user()) or 0
@@ -393,7 +386,8 @@ def school_import_preview() -> ResponseReturnValue:
     filename = upload.filename or "upload.csv"
     previous = session.pop(UPLOAD_KEY, None)
     if previous:  # a new upload replaces the one waiting for confirmation
-        _store().discard(str(previous))
+        uploads.UploadStore(db).discard(str(previous))
+        db.commit()
     try:
         report = school_imports.import_schools(
             db, data, filename, actor=_actor(), dry_run=True, municipality_id=scope.municipality_of(_user())
@@ -402,7 +396,8 @@ def school_import_preview() -> ResponseReturnValue:
         db.rollback()
         return _preview(form, filename, problems=exc.problems)
     db.rollback()  # a preview writes nothing
-    token = _store().put(_user(), _scope_key(), filename, data)
+    token = uploads.UploadStore(db).put(_user(), _scope_key(), filename, data)
+    db.commit()
     session[UPLOAD_KEY] = token
     confirm = ConfirmSchoolImportForm(formdata=None, token=token)
     return _preview(form, filename, report=report, confirm=confirm)
@@ -437,7 +432,7 @@ def school_import_confirm() -> ResponseReturnValue:
     expected = session.get(UPLOAD_KEY) or ""
     if not hmac.compare_digest(token.encode(), str(expected).encode()):
         raise NotFound("upload: not this session's")
-    store = _store()
+    store = uploads.UploadStore(db)
     staged = store.get(_user(), token)
     if staged.school_id != _scope_key():
         raise NotFound("upload: staged for another municipality")
@@ -453,8 +448,8 @@ def school_import_confirm() -> ResponseReturnValue:
     except ValidationError as exc:  # the database changed since the preview
         db.rollback()
         return _preview(SchoolUploadForm(), staged.filename, problems=exc.problems)
+    store.discard(token)  # with the import, in its transaction
     db.commit()
-    store.discard(token)
     session.pop(UPLOAD_KEY, None)
     flash(
         _(

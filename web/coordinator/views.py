@@ -29,6 +29,7 @@ from placement.reports import exports, planning
 from placement.rounds import assignments, changes, jobs, review, solving
 from placement.rounds import for_coordinator as round_scope
 from placement.rounds import setup as rounds
+from placement.runtime import queue as job_queue
 from placement.runtime import scheduler, worker
 from web import labels
 from web.coordinator import bp
@@ -239,6 +240,8 @@ def round_page(round_id: int) -> ResponseReturnValue:
     recent = jobs.round_jobs(db, round_id, limit=5)
     db.commit()  # reaping a dead worker is stored
     live = next((j for j in recent if j.state.value in ("queued", "running")), None)
+    queue = _queue()
+    no_worker = live is not None and queue is not None and job_queue.workers_alive(queue) == 0
     figures = None
     if review.is_solved(db, round_id):
         figures = review.round_review(db, round_id)
@@ -255,6 +258,7 @@ def round_page(round_id: int) -> ResponseReturnValue:
         round=allocation_round,
         jobs=recent,
         live=live,
+        no_worker=no_worker,
         figures=figures,
         changes=changes.pending_changes(db, round_id),
         manual=assignments.manual_pupils(db, round_id),
@@ -328,15 +332,32 @@ def run_round(round_id: int) -> ResponseReturnValue:
         return _confirm_page(allocation_round, "run", form, started=started)
     job = jobs.enqueue(db, round_id, actor=_actor())
     db.commit()
+    _start_solve(job.id)
+    flash(_("Fördelningen körs i bakgrunden. Sidan uppdateras av sig själv."), "info")
+    return redirect(url_for(".round_page", round_id=round_id))
+
+
+def _queue() -> job_queue.Queue | None:
+    """The job queue solves go to (``PRAKTIK_QUEUE_URL``), one per app; None runs them on this host."""
+    url = current_app.config.get("QUEUE_URL")
+    if not url:
+        return None
+    queue: job_queue.Queue = current_app.extensions.setdefault("praktik.queue", job_queue.Queue(url))
+    return queue
+
+
+def _start_solve(job_id: int) -> None:
+    """Hand a committed solve job to the job queue, or without one start a worker process on this host."""
     launcher = current_app.config.get("SOLVE_LAUNCHER")
+    queue = _queue()
     if launcher is not None:
-        launcher(job.id)
+        launcher(job_id)
+    elif queue is not None:
+        job_queue.dispatch_solve(queue, db.session_factory, job_id)
     else:
         log = Path(current_app.instance_path) / "worker.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        worker.launch(job.id, current_app.config["DATABASE_URL"], log_path=log)
-    flash(_("Fördelningen körs i bakgrunden. Sidan uppdateras av sig själv."), "info")
-    return redirect(url_for(".round_page", round_id=round_id))
+        worker.launch(job_id, current_app.config["DATABASE_URL"], log_path=log)
 
 
 @bp.post("/rounds/<int:round_id>/publish")
@@ -576,6 +597,7 @@ def scheduler_page() -> ResponseReturnValue:
         jobs=scheduler.job_overview(db),
         running=scheduler.is_running(db),
         runs=scheduler.recent_runs(db),
+        queue=job_queue.overview(queue) if (queue := _queue()) else None,
         messages=mail.outbox(db, state=wanted),
         counts=mail.counts(db),
         state=wanted,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -149,11 +148,6 @@ def _sheet(issued: list[Any], title: str, *, back: str) -> Response:
 # --- cohort import -----------------------------------------------------------------------------------------------
 
 
-def _store() -> uploads.UploadStore:
-    folder = current_app.config.get("SCHOOL_UPLOAD_FOLDER") or Path(current_app.instance_path) / "cohort-uploads"
-    return uploads.UploadStore(Path(folder))
-
-
 def _upload_form() -> UploadForm:
     form = UploadForm()
     form.school.choices = [SelectChoice(s.id, s.name) for s in schools_of(db, _user())]
@@ -178,14 +172,16 @@ def import_preview() -> ResponseReturnValue:
     school = school_for(db, _user(), form.school.data or 0)
     previous = session.pop(UPLOAD_KEY, None)
     if previous:  # a new upload replaces the one waiting for confirmation
-        _store().discard(str(previous))
+        uploads.UploadStore(db).discard(str(previous))
+        db.commit()
     try:
         report = cohort_import.import_cohort(db, school, data, filename, actor=_actor(), dry_run=True)
     except ImportRejected as exc:
         db.rollback()
         return _preview(form, school, filename, problems=exc.problems)
     db.rollback()  # a preview writes nothing
-    token = _store().put(_user(), school.id, filename, data)
+    token = uploads.UploadStore(db).put(_user(), school.id, filename, data)
+    db.commit()
     session[UPLOAD_KEY] = token
     confirm = ConfirmImportForm(formdata=None, token=token)
     return _preview(form, school, filename, report=report, confirm=confirm)
@@ -221,7 +217,7 @@ def import_confirm() -> ResponseReturnValue:
     expected = session.get(UPLOAD_KEY) or ""
     if not hmac.compare_digest(token.encode(), str(expected).encode()):
         raise NotFound("upload: not this session's")
-    store = _store()
+    store = uploads.UploadStore(db)
     staged = store.get(_user(), token)
     school = school_for(db, _user(), staged.school_id)
     try:
@@ -229,8 +225,8 @@ def import_confirm() -> ResponseReturnValue:
     except ImportRejected as exc:
         db.rollback()
         return _preview(_upload_form(), school, staged.filename, problems=exc.problems)
+    store.discard(token)  # with the import, in its transaction
     db.commit()
-    store.discard(token)
     session.pop(UPLOAD_KEY, None)
     flash(
         _(
